@@ -8,8 +8,9 @@ from typing import Protocol, runtime_checkable
 from torch import Tensor
 from torch_geometric.data import Data
 
-#: Predicted track label of a hit that no track claims (noise or left over).
-UNASSIGNED = -1
+from fm4npp_geo.metrics import UNASSIGNED
+
+__all__ = ["UNASSIGNED", "TrackFinder"]
 
 
 @runtime_checkable
