@@ -1,0 +1,23 @@
+"""Detector geometry, event simulation, file readers and datasets."""
+
+from fm4npp_geo.data.dataset import TPCSimDataset
+from fm4npp_geo.data.geometry import TPCGeometry
+from fm4npp_geo.data.particles import ParticleTable
+from fm4npp_geo.data.pythia import PythiaEventGenerator
+from fm4npp_geo.data.simulation import (
+    SimulationConfig,
+    simulate_event,
+    simulate_events,
+)
+from fm4npp_geo.data.trackml import read_trackml_event
+
+__all__ = [
+    'TPCGeometry',
+    'ParticleTable',
+    'SimulationConfig',
+    'simulate_event',
+    'simulate_events',
+    'PythiaEventGenerator',
+    'TPCSimDataset',
+    'read_trackml_event',
+]
