@@ -17,6 +17,20 @@ from fm4npp_geo.training.optim import build_optimizer, warmup_cosine
 logger = logging.getLogger(__name__)
 
 
+def _epoch_batches(
+    lengths: Tensor, batch_size: int, bucket_by_length: bool, generator: torch.Generator
+) -> list[list[int]]:
+    """Split one epoch of event indices into full batches, in random batch order."""
+    permutation = torch.randperm(lengths.numel(), generator=generator)
+    if bucket_by_length:
+        # Sorting a random permutation stably by length breaks ties at random.
+        permutation = permutation[torch.sort(lengths[permutation], stable=True).indices]
+    num_batches = lengths.numel() // batch_size
+    batches = [permutation[i * batch_size : (i + 1) * batch_size].tolist() for i in range(num_batches)]
+    order = torch.randperm(num_batches, generator=generator).tolist()
+    return [batches[i] for i in order]
+
+
 def train_steps(
     model: nn.Module,
     loss_fn: Callable[[Batch], Tensor],
@@ -30,11 +44,15 @@ def train_steps(
     seed: int = 0,
     progress: bool = False,
     description: str = "train",
+    bucket_by_length: bool = True,
 ) -> dict[str, float]:
     """Train ``model`` for a fixed number of optimizer steps.
 
-    Each step draws ``batch_size`` events without replacement (reshuffled every
-    epoch) with a seeded generator, batches them, and minimizes ``loss_fn``.
+    Events are drawn without replacement with a seeded generator and batched,
+    and each step minimizes ``loss_fn`` on one batch. With ``bucket_by_length``
+    (the default) every epoch cuts the events, sorted by hit count, into batches
+    of similar length and visits those batches in random order, so that right
+    padding of sequences wastes little compute; otherwise batches are random.
     AdamW with linear warmup and cosine decay; gradients are clipped to
     ``grad_clip`` in norm. A step whose loss is NaN or infinite is skipped and
     logged.
@@ -55,17 +73,14 @@ def train_steps(
     model.train()
     losses: list[float] = []
     skipped = 0
-    permutation = torch.randperm(len(events), generator=generator)
-    cursor = 0
+    lengths = torch.tensor([event.num_nodes for event in events])
+    schedule: list[list[int]] = []
     start = time.perf_counter()
     bar = tqdm(range(steps), desc=description, disable=not progress, leave=False)
     for _ in bar:
-        if cursor + batch_size > len(events):
-            permutation = torch.randperm(len(events), generator=generator)
-            cursor = 0
-        indices = permutation[cursor : cursor + batch_size].tolist()
-        cursor += batch_size
-        batch = Batch.from_data_list([events[i] for i in indices])
+        if not schedule:
+            schedule = _epoch_batches(lengths, batch_size, bucket_by_length, generator)
+        batch = Batch.from_data_list([events[i] for i in schedule.pop()])
 
         loss = loss_fn(batch)
         if not torch.isfinite(loss):
