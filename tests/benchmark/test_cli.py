@@ -1,0 +1,68 @@
+import json
+
+import pytest
+
+from fm4npp_geo.cli import main
+
+pytest.importorskip("pythia8mc")
+
+TINY = [
+    "data.num_pretrain=4",
+    "data.num_train=4",
+    "data.num_val=2",
+    "data.num_test=3",
+    "model.n_layer=1",
+    "model.d_model=32",
+    "model.headdim=16",
+    "pretrain.steps=3",
+    "pretrain.batch_size=2",
+    "pretrain.k=4",
+    "trackers.fm4npp.steps=3",
+    "trackers.fm4npp.batch_size=2",
+    "progress=false",
+]
+EXATRKX_TINY = [
+    "trackers.exatrkx.metric_learning_epochs=1",
+    "trackers.exatrkx.gnn_epochs=1",
+    "trackers.exatrkx.embedding_hidden=32",
+    "trackers.exatrkx.gnn_hidden=16",
+    "trackers.exatrkx.gnn_iterations=2",
+]
+
+
+def test_benchmark_tiny_end_to_end(tmp_path, capsys):
+    out_dir = tmp_path / "run"
+    code = main(
+        ["benchmark", f"out_dir={out_dir}", f"data.root={tmp_path / 'data'}", *TINY, *EXATRKX_TINY]
+    )
+    assert code == 0
+
+    record = json.loads((out_dir / "benchmark.json").read_text())
+    assert set(record["models"]) == {"fm4npp", "exatrkx"}
+    for name, result in record["models"].items():
+        for key in ("ari", "efficiency", "purity", "train_seconds", "inference_ms_per_event"):
+            assert isinstance(result[key], float), (name, key)
+        assert result["num_test_events"] == 3
+    assert record["data"]["events"] == 13
+    assert record["data"]["mean_hits_per_event"] > 0
+    assert (out_dir / "report.md").read_text().startswith("# fm4npp-geo benchmark")
+    assert (out_dir / "efficiency.png").stat().st_size > 0
+    assert (out_dir / "event_display.png").stat().st_size > 0
+    printed = capsys.readouterr().out
+    assert "| fm4npp |" in printed
+    assert "| exatrkx |" in printed
+
+
+def test_unknown_command(capsys):
+    assert main(["fly"]) == 2
+    assert "unknown command 'fly'" in capsys.readouterr().err
+
+
+def test_config_typo_reported(capsys):
+    assert main(["benchmark", "data.num_tset=3", "--cfg"]) == 2
+    assert "invalid configuration" in capsys.readouterr().err
+
+
+def test_help(capsys):
+    assert main(["--help"]) == 0
+    assert "usage: fm4npp-geo" in capsys.readouterr().out
