@@ -45,6 +45,8 @@ class FM4NPPTracker:
         backbone_checkpoint: file written by :func:`~fm4npp_geo.training.pretrain_backbone`.
         backbone: keyword arguments of a fresh backbone when no checkpoint is given.
         hidden_channels, embedding_dim: sizes of the head.
+        attention_layers: Transformer encoder layers over each event's hits in
+            the head (0: a per-hit head).
         steps, batch_size, lr: adapter optimisation.
         margin: hinge margin of the contrastive loss (unit-norm embeddings).
         hard_negatives: nearest neighbours mined per hit as negatives.
@@ -60,12 +62,13 @@ class FM4NPPTracker:
         backbone: dict[str, Any] | None = None,
         hidden_channels: int = 64,
         embedding_dim: int = 12,
+        attention_layers: int = 1,
         steps: int = 400,
         batch_size: int = 8,
         lr: float = 3e-3,
         margin: float = 0.5,
         hard_negatives: int = 8,
-        eps_grid: Sequence[float] = (0.04, 0.06, 0.08, 0.1, 0.13, 0.16, 0.2),
+        eps_grid: Sequence[float] = (0.04, 0.06, 0.08, 0.09, 0.1, 0.11, 0.12, 0.13, 0.14, 0.15, 0.17, 0.2),
         min_samples: int = 3,
         seed: int = 0,
         progress: bool = False,
@@ -74,6 +77,7 @@ class FM4NPPTracker:
         self.backbone_kwargs = dict(backbone or {})
         self.hidden_channels = hidden_channels
         self.embedding_dim = embedding_dim
+        self.attention_layers = attention_layers
         self.steps = steps
         self.batch_size = batch_size
         self.lr = lr
@@ -121,12 +125,16 @@ class FM4NPPTracker:
         cached = [self._with_features(event) for event in train_events]
         torch.manual_seed(self.seed)
         self.head = TrackEmbeddingHead(
-            self.backbone.n_layer, self.backbone.d_model, self.hidden_channels, self.embedding_dim
+            self.backbone.n_layer,
+            self.backbone.d_model,
+            self.hidden_channels,
+            self.embedding_dim,
+            self.attention_layers,
         )
         generator = torch.Generator().manual_seed(self.seed)
 
         def loss_fn(batch: Batch) -> Tensor:
-            embedding = self.head(batch.block_features.transpose(0, 1))
+            embedding = self.head(batch.block_features.transpose(0, 1), batch.batch)
             return contrastive_hinge_loss(
                 embedding, batch.particle_id, batch.ptr, batch.batch, self.margin, self.hard_negatives, generator
             )
@@ -151,7 +159,8 @@ class FM4NPPTracker:
 
     @torch.no_grad()
     def _embed(self, event: Data) -> Tensor:
-        return self.head(self._block_outputs(event).transpose(0, 1))
+        batch = torch.zeros(event.num_nodes, dtype=torch.long)
+        return self.head(self._block_outputs(event).transpose(0, 1), batch)
 
     def _choose_eps(self, events: Sequence[Data]) -> tuple[float, float]:
         embeddings = [self._embed(event) for event in events]

@@ -38,7 +38,7 @@ def test_benchmark_tiny_end_to_end(tmp_path, capsys):
     assert code == 0
 
     record = json.loads((out_dir / "benchmark.json").read_text())
-    assert set(record["models"]) == {"fm4npp", "exatrkx"}
+    assert set(record["models"]) == {"fm4npp", "adapter_only", "exatrkx"}
     for name, result in record["models"].items():
         for key in ("ari", "efficiency", "purity", "train_seconds", "inference_ms_per_event"):
             assert isinstance(result[key], float), (name, key)
@@ -50,6 +50,7 @@ def test_benchmark_tiny_end_to_end(tmp_path, capsys):
     assert (out_dir / "event_display.png").stat().st_size > 0
     printed = capsys.readouterr().out
     assert "| fm4npp |" in printed
+    assert "| adapter_only |" in printed
     assert "| exatrkx |" in printed
 
 
