@@ -2,32 +2,23 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from fm4npp_geo.fileio import atomic_open
+
 
 def save_checkpoint(payload: dict[str, Any], path: str | Path) -> Path:
-    """Write ``payload`` with :func:`torch.save` to a temporary file, then rename it.
+    """Write ``payload`` with :func:`torch.save` atomically (see :func:`atomic_open`).
 
-    The rename is atomic on POSIX file systems, so a process killed at any moment
-    leaves either the previous file or the new one, never a partial file.
+    A process killed at any moment leaves either the previous file or the new
+    one, never a partial file.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            torch.save(payload, file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, "wb") as file:
+        torch.save(payload, file)
     return path
 
 
