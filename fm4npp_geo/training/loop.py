@@ -50,9 +50,10 @@ def train_steps(
 
     Events are drawn without replacement with a seeded generator and batched,
     and each step minimizes ``loss_fn`` on one batch. With ``bucket_by_length``
-    (the default) every epoch cuts the events, sorted by hit count, into batches
-    of similar length and visits those batches in random order, so that right
-    padding of sequences wastes little compute; otherwise batches are random.
+    (the default), every epoch sorts the events by hit count, cuts them into
+    batches and visits the batches in random order. Events of similar length
+    then share a batch, so right padding wastes little compute. Without it,
+    batches are random.
     AdamW with linear warmup and cosine decay; gradients are clipped to
     ``grad_clip`` in norm. A step whose loss is NaN or infinite is skipped and
     logged.

@@ -30,9 +30,9 @@ class FM4NPPTracker:
     :class:`~fm4npp_geo.nn.heads.TrackEmbeddingHead` into unit-norm hit
     embeddings, trained with :func:`~fm4npp_geo.tasks.tracking.contrastive_hinge_loss`
     while the backbone stays frozen (eval mode, no gradients). Tracks are the
-    DBSCAN clusters of the embeddings; the DBSCAN radius is chosen from
-    ``eps_grid`` by the mean ARI on the validation events (on training events when
-    none are given).
+    DBSCAN clusters of the embeddings. The DBSCAN radius is the value of
+    ``eps_grid`` with the best mean ARI on the validation events, or on the
+    first fifth of the training events when none are given.
 
     With ``backbone_checkpoint=None`` the backbone is randomly initialised from
     ``backbone`` keyword arguments, which gives the AdapterOnly control of FM4NPP.

@@ -51,7 +51,7 @@ def test_trained_pipeline_on_trackml_event():
 
     # Trained on one sparse event (about 10 hits per particle), the edge
     # classifier learns little, so only the ranges of the track metrics are
-    # checked; the graph efficiency above is the learned part.
+    # checked. The graph efficiency above is the part that must have learned.
     efficiency, purity = fm4npp_efficiency_purity(labels, event.particle_id)
     ari = adjusted_rand_index(labels, event.particle_id)
     assert 0.0 <= efficiency <= 1.0

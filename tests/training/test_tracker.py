@@ -33,7 +33,7 @@ def test_tracker_finds_toy_tracks(toy_events, tmp_path):
     backbone_before = {k: v.clone() for k, v in load_backbone(path).state_dict().items()}
 
     # The per-hit head (no attention) trains reproducibly in these few steps; the
-    # attention head is covered by tests/nn/test_heads.py.
+    # attention head has its own tests with the other heads.
     tracker = FM4NPPTracker(backbone_checkpoint=str(path), steps=150, batch_size=4, lr=1e-2, attention_layers=0)
     tracker.fit(events[:8], events[8:10])
     evaluator = TrackingEvaluator()

@@ -12,12 +12,11 @@ from fm4npp_geo.nn.heads.layer_mix import LayerMix
 class TrackEmbeddingHead(nn.Module):
     r"""Map mixed backbone features to unit-norm hit embeddings for clustering.
 
-    :class:`LayerMix` projects the block outputs to ``hidden_channels``; then
+    :class:`LayerMix` projects the block outputs to ``hidden_channels``. Then
     ``attention_layers`` Transformer encoder layers let every hit attend to all
-    hits of its event, and a ReLU and a Linear layer give the embedding, which is
-    L2-normalized so that one clustering radius fits all events. The attention
-    gives each hit the context of hits that come after it in the serialized
-    order, which the causal backbone cannot see.
+    hits of its event, because the causal backbone gives a hit no context from
+    the hits after it in the serialized order. A ReLU and a Linear layer give
+    the embedding, L2-normalized so that one clustering radius fits all events.
 
     Args:
         num_layers (int): backbone blocks to mix.
