@@ -45,7 +45,13 @@ def config_dir() -> Path:
 
 def _benchmark(cfg: DictConfig) -> int:
     from fm4npp_geo.benchmark import format_table, run_benchmark
+    from fm4npp_geo.benchmark.runner import split_sizes
 
+    try:
+        split_sizes(cfg.data)
+    except ValueError as error:
+        sys.stderr.write(f"fm4npp-geo benchmark: invalid configuration: {error}\n")
+        return 2
     record = run_benchmark(cfg)
     sys.stdout.write("\n" + format_table(record) + "\n")
     data = record["data"]
@@ -78,7 +84,10 @@ COMMANDS: dict[str, Callable[[DictConfig], int]] = {"benchmark": _benchmark, "si
 def main(argv: Sequence[str] | None = None) -> int:
     """Run a command; return the process exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in ("-h", "--help", "help"):
+    if not argv:
+        sys.stderr.write(USAGE)
+        return 2
+    if any(item in ("-h", "--help", "help") for item in argv[:2]):
         sys.stdout.write(USAGE)
         return 0
     command, overrides = argv[0], argv[1:]
@@ -93,7 +102,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
             cfg = compose(config_name=command, overrides=overrides)
     except (HydraException, FileNotFoundError) as error:
-        sys.stderr.write(f"fm4npp-geo {command}: invalid configuration: {error}\n")
+        message = str(error).splitlines()[0]
+        if message.startswith("Could not override"):
+            message += (
+                " The key does not exist in the config: check its spelling, or print "
+                f"every key with `fm4npp-geo {command} --cfg`."
+            )
+        sys.stderr.write(f"fm4npp-geo {command}: invalid configuration: {message}\n")
         return 2
     if show_config:
         sys.stdout.write(OmegaConf.to_yaml(cfg))

@@ -38,6 +38,23 @@ def count_tracks(event: Data, min_hits: int = 3) -> int:
     return int((counts >= min_hits).sum())
 
 
+def split_sizes(data_cfg: DictConfig) -> dict[str, int]:
+    """Read and check the split sizes ``data.num_{pretrain,train,val,test}``.
+
+    Raises:
+        ValueError: a size is not a whole number, or is below its minimum (1 for
+            train and test, 0 for pretrain and val).
+    """
+    minimum = {"pretrain": 0, "train": 1, "val": 0, "test": 1}
+    sizes = {}
+    for name, low in minimum.items():
+        value = data_cfg.get(f"num_{name}")
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(f"data.num_{name} must be a whole number >= {low}, got {value!r}")
+        sizes[name] = value
+    return sizes
+
+
 def split_events(events: Sequence[Data], sizes: dict[str, int]) -> dict[str, list[Data]]:
     """Cut consecutive, disjoint splits of the given sizes, in the given order."""
     needed = sum(sizes.values())
@@ -80,14 +97,14 @@ def run_benchmark(cfg: DictConfig) -> dict[str, Any]:
 
     Returns the record that is also written to ``<out_dir>/benchmark.json``.
     """
+    sizes = split_sizes(cfg.data)
     out_dir = Path(cfg.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     progress = bool(cfg.progress)
     torch.manual_seed(cfg.seed)
 
     # 1. Events: generated once and cached under data.root.
-    sizes = {name: int(cfg.data[f"num_{name}"]) for name in ("pretrain", "train", "val", "test")}
-    logger.info("simulating %d events", sum(sizes.values()))
+    logger.info("loading or simulating %d events under %s", sum(sizes.values()), cfg.data.root)
     dataset = TPCSimDataset(root=cfg.data.root, num_events=sum(sizes.values()), seed=int(cfg.data.seed))
     events = [dataset[i] for i in range(len(dataset))]
     splits = split_events(events, sizes)

@@ -61,9 +61,32 @@ def test_unknown_command(capsys):
 
 def test_config_typo_reported(capsys):
     assert main(["benchmark", "data.num_tset=3", "--cfg"]) == 2
-    assert "invalid configuration" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert "invalid configuration: Could not override 'data.num_tset'" in error
+    assert "does not exist in the config" in error
 
 
-def test_help(capsys):
-    assert main(["--help"]) == 0
+@pytest.mark.parametrize(
+    "override,message",
+    [
+        ("data.num_test=abc", "data.num_test must be a whole number >= 1, got 'abc'"),
+        ("data.num_test=0", "data.num_test must be a whole number >= 1, got 0"),
+        ("data.num_val=-1", "data.num_val must be a whole number >= 0, got -1"),
+        ("data.num_train=2.5", "data.num_train must be a whole number >= 1, got 2.5"),
+    ],
+)
+def test_bad_split_size_rejected(tmp_path, capsys, override, message):
+    assert main(["benchmark", f"out_dir={tmp_path}", override]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "benchmark.json").exists()
+
+
+def test_no_command_is_usage_error(capsys):
+    assert main([]) == 2
+    assert "usage: fm4npp-geo" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["benchmark", "--help"]])
+def test_help(capsys, argv):
+    assert main(argv) == 0
     assert "usage: fm4npp-geo" in capsys.readouterr().out
