@@ -67,9 +67,10 @@ def _simulate(cfg: DictConfig) -> int:
     from fm4npp_geo.data import TPCSimDataset
 
     dataset = TPCSimDataset(root=cfg.data.root, num_events=int(cfg.num_events), seed=int(cfg.data.seed))
-    hits = [dataset[i].num_nodes for i in range(len(dataset))]
-    tracks = [count_tracks(dataset[i]) for i in range(len(dataset))]
-    noise = sum(int((dataset[i].particle_id == 0).sum()) for i in range(len(dataset)))
+    events = [dataset[i] for i in range(len(dataset))]
+    hits = [event.num_nodes for event in events]
+    tracks = [count_tracks(event) for event in events]
+    noise = sum(int((event.particle_id == 0).sum()) for event in events)
     sys.stdout.write(
         f"{len(dataset)} events in {cfg.data.root}: {sum(hits) / max(1, len(hits)):.1f} hits/event, "
         f"{sum(tracks) / max(1, len(tracks)):.1f} tracks/event, noise fraction "

@@ -30,8 +30,8 @@ class TPCGeometry:
         + \tfrac{1}{2}[b \text{ is a row edge}]}.
 
     The defaults describe the sPHENIX TPC: 48 pad rows in three groups of 16
-    split at :math:`r = 40` and :math:`57` cm, spacepoints from 31.4 to
-    75.4 cm, a drift length of 105 cm on either side of :math:`z = 0` and a
+    split at :math:`r = 40` and :math:`57` cm, and spacepoints from 31.4 to
+    75.4 cm. The drift length is 105 cm on either side of :math:`z = 0`, in a
     1.4 T solenoid. They give row pitches of about 0.555, 1.063 and 1.187 cm.
 
     Args:

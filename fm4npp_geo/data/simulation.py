@@ -43,7 +43,7 @@ class SimulationConfig:
         energy (float, optional): Centre-of-mass energy of the p+p collisions
             in GeV, that of RHIC. (default: :obj:`200.0`)
         processes (tuple[str, ...], optional): PYTHIA settings that switch on
-            the processes; non-diffractive events are the bulk of minimum
+            the processes. Non-diffractive events are the bulk of minimum
             bias and give tracks in the central TPC acceptance.
             (default: :obj:`("SoftQCD:nonDiffractive = on",)`)
         vertex_sigma_z (float, optional): Gaussian width in cm of the
@@ -153,10 +153,10 @@ def simulate_event(
 
     Returns:
         Data: One event with ``pos`` [N, 3], ``energy`` [N], ``layer`` [N],
-        ``particle_id`` [N] (row ``i + 1`` of ``particles``, 0 for noise),
-        ``pid_label`` [N], ``noise_label`` [N], ``particle_pt`` [N],
-        ``particle_eta`` [N], and ``particles`` [P, 9] in ``float64`` with the
-        columns of :data:`~fm4npp_geo.data.particles.PARTICLE_COLUMNS` for the
+        ``particle_id`` [N] (``i + 1`` for the particle in row ``i`` of
+        ``particles``, 0 for noise), ``pid_label`` [N], ``noise_label`` [N],
+        ``particle_pt`` [N] and ``particle_eta`` [N]. The event also stores
+        ``particles`` [P, 9] in ``float64``, with the columns of :data:`~fm4npp_geo.data.particles.PARTICLE_COLUMNS` for the
         :math:`P` particles kept after preselection.
     """
     particles = _preselect(particles, geometry, config)
@@ -190,7 +190,7 @@ def simulate_event(
     z = hit_pos[:, 2] + rng.normal(0.0, config.sigma_z, num_track_hits)
 
     # 4. Noise hits with the deposit of a minimum-ionizing particle crossing
-    # the row radially, so that only their position tells them apart.
+    # the row radially, so that only their position sets them apart.
     num_noise = int(rng.poisson(config.noise_rate))
     noise_layer = rng.integers(0, geometry.num_layers, num_noise)
     noise_phi = rng.uniform(-np.pi, np.pi, num_noise)

@@ -16,7 +16,7 @@ from fm4npp_geo.data.particles import pid_labels, pseudorapidity
 _MM_TO_CM = 0.1
 
 #: Every (volume_id, layer_id) pair of the TrackML detector (its
-#: detectors.csv), sorted; the position of a pair is its ``layer`` index, so
+#: detectors.csv), sorted. The position of a pair is its ``layer`` index, so
 #: the index means the same layer in every event.
 TRACKML_LAYERS: tuple[tuple[int, int], ...] = (
     *((7, layer) for layer in range(2, 15, 2)),

@@ -89,7 +89,7 @@ def match_tracks(
 
     A truth track is a non-noise particle with at least ``min_truth_hits`` hits in
     the event. It is found when some predicted track with at least
-    ``min_track_hits`` hits has it as its majority particle and holds strictly more
+    ``min_track_hits`` hits has it as its majority particle and contains strictly more
     than 50% of the particle's hits. Hits labelled ``unassigned`` belong to no
     predicted track. Rule from FM4NPP (arXiv 2508.14087): truth tracks of >= 3
     hits, predicted tracks of >= 4 hits.
@@ -121,7 +121,7 @@ def match_tracks(
     keep = sizes >= min_track_hits
     sizes, majority, majority_count = sizes[keep], majority[keep], majority_count[keep]
 
-    # A predicted track matches its majority particle when it holds more than half
+    # A predicted track matches its majority particle when it contains more than half
     # of that particle's hits in the whole event.
     hits_of_majority = particle_hits[np.searchsorted(particles, majority)]
     matched = (majority != 0) & (2 * majority_count > hits_of_majority)

@@ -198,7 +198,7 @@ class Mamba2(nn.Module):
         return self.out_proj(y)
 
     def _causal_conv(self, xBC: Tensor) -> Tensor:
-        """Apply ``conv1d`` causally: output ``t`` sees inputs ``t - d_conv + 1 .. t``.
+        """Apply ``conv1d`` causally: output ``t`` depends on inputs ``t - d_conv + 1 .. t``.
 
         Written as a sum of shifted copies, which on CPU is several times faster
         than ``nn.Conv1d`` on channels-first data and needs no transposes.

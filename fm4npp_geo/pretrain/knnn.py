@@ -100,7 +100,7 @@ class KNNNTargets(BaseTransform):
     r"""Precompute k-NNN pretraining targets of an event in hit order.
 
     Reads ``x`` (the coordinates are columns 1..3: eta, phi, r, scaled) and
-    ``order``; writes ``knnn_target`` with the coordinates of each hit's k next
+    ``order``. Writes ``knnn_target`` with the coordinates of each hit's k next
     nearest neighbours along the serialized sequence and ``knnn_mask``.
 
     Args:

@@ -50,7 +50,7 @@ class HierarchicalRasterScan(BaseTransform):
 
     Writes ``order``, the permutation such that ``x[order]`` is the serialized
     sequence. For a :class:`~torch_geometric.data.Batch` the permutation is
-    computed for all events at once and holds per-event local indices. Every other
+    computed for all events at once and contains per-event local indices. Every other
     attribute is left untouched.
 
     Args:
@@ -166,7 +166,7 @@ class HierarchicalRasterScan(BaseTransform):
         batch, ptr = batch_vector(data)
         r = torch.hypot(data.pos[:, 0], data.pos[:, 1])
 
-        # 1. Sort by r. 2. Stable sort by (event, box), so r order holds in a box.
+        # 1. Sort by r. 2. Stable sort by (event, box), which keeps the r order inside a box.
         by_r = torch.sort(r, stable=True).indices
         key = batch * self.num_boxes + self.box_index(data.pos)
         perm = by_r[torch.sort(key[by_r], stable=True).indices]

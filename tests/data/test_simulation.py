@@ -151,7 +151,8 @@ def test_simulate_events_schema_and_seeds():
         assert torch.all(data.pid_label[noise] == 0)
         assert torch.all(data.particle_pt[noise] == 0)
         assert data.particle_id.max() <= data.particles.shape[0]
-        assert data.layer.min() >= 0 and data.layer.max() < 48
+        assert data.layer.min() >= 0
+        assert data.layer.max() < 48
     for a, b in zip(events, again):
         assert torch.equal(a.pos, b.pos)
         assert torch.equal(a.energy, b.energy)

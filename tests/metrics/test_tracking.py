@@ -20,7 +20,7 @@ def test_perfect_assignment():
 
 
 def test_track_with_exactly_half_is_not_matched():
-    # Particle 1 has 8 hits; the predicted track holds 4 of them (50%, not > 50%).
+    # Particle 1 has 8 hits; the predicted track contains 4 of them (50%, not > 50%).
     particle = np.array([1] * 8 + [2] * 4)
     track = np.array([0] * 4 + [1] * 4 + [2] * 4)
     match = match_tracks(track, particle)
