@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import gzip
+import zlib
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import torch
@@ -52,37 +54,79 @@ def _find_file(prefix: str, kind: str) -> Path:
 
 def _read_columns(path: Path, columns: tuple[str, ...]) -> dict[str, list]:
     opener = gzip.open if path.suffix == '.gz' else open
-    with opener(path, 'rt', newline='') as file:
-        reader = csv.reader(file)
-        header = next(reader, None)
-        if header is None:
-            raise ValueError(f"TrackML file '{path}' is empty; expected a "
-                             f"header with columns {list(columns)}")
-        header = [name.strip() for name in header]
-        missing = [name for name in columns if name not in header]
-        if missing:
+    try:
+        with opener(path, 'rt', newline='') as file:
+            return _parse_rows(file, path, columns)
+    except (EOFError, gzip.BadGzipFile, zlib.error, csv.Error,
+            UnicodeDecodeError) as error:
+        raise ValueError(f"Failed to read TrackML file '{path}': {error}. "
+                         f"The file is truncated or corrupt; copy it "
+                         f"again.") from error
+
+
+def _parse_rows(file: IO[str], path: Path,
+                columns: tuple[str, ...]) -> dict[str, list]:
+    reader = csv.reader(file)
+    header = next(reader, None)
+    if header is None:
+        raise ValueError(f"TrackML file '{path}' is empty; expected a "
+                         f"header with columns {list(columns)}")
+    header = [name.strip() for name in header]
+    missing = [name for name in columns if name not in header]
+    if missing:
+        raise ValueError(
+            f"TrackML file '{path}' has no column(s) {missing}; found "
+            f"{header}, expected at least {list(columns)}.")
+    indices = [header.index(name) for name in columns]
+
+    rows = []
+    for row in reader:
+        if not row:
+            continue
+        if len(row) != len(header):
+            # A cut-off last line is the usual cause, so name what it lacks.
+            lacking = [name for name, i in zip(columns, indices)
+                       if i >= len(row)]
+            detail = f" and lacks column(s) {lacking}" if lacking else ""
             raise ValueError(
-                f"TrackML file '{path}' has no column(s) {missing}; found "
-                f"{header}. Use the original challenge files, which contain "
-                f"{list(columns)}.")
-        indices = [header.index(name) for name in columns]
-        rows = [[row[i] for i in indices] for row in reader if row]
+                f"TrackML file '{path}' line {reader.line_num} has "
+                f"{len(row)} fields{detail}, expected {len(header)} as in "
+                f"the header. The file may be truncated.")
+        rows.append([row[i] for i in indices])
     return {name: [row[j] for row in rows] for j, name in enumerate(columns)}
 
 
 def _column(table: dict[str, list], name: str, dtype: type,
             path: Path) -> np.ndarray:
     try:
-        return np.asarray(table[name], dtype=dtype)
+        values = np.asarray(table[name], dtype=dtype)
     except ValueError as error:
         raise ValueError(f"Failed to parse column '{name}' of TrackML file "
                          f"'{path}' as {np.dtype(dtype).name}: {error}"
                          ) from error
+    if np.issubdtype(values.dtype, np.floating):
+        finite = np.isfinite(values)
+        if not finite.all():
+            row = int(np.flatnonzero(~finite)[0])
+            raise ValueError(
+                f"Column '{name}' of TrackML file '{path}' contains "
+                f"{values[row]} in data row {row + 1}; expected finite "
+                f"values")
+    return values
+
+
+def _check_unique(values: np.ndarray, name: str, path: Path) -> None:
+    unique, counts = np.unique(values, return_counts=True)
+    if unique.shape[0] != values.shape[0]:
+        repeated = unique[counts > 1]
+        raise ValueError(f"Column '{name}' of TrackML file '{path}' repeats "
+                         f"{repeated.shape[0]} value(s), for example "
+                         f"{repeated[:3].tolist()}; expected each once")
 
 
 def _lookup(keys: np.ndarray, table_keys: np.ndarray, what: str,
-            path: Path) -> np.ndarray:
-    # Index in table_keys of every key; all keys must be present.
+            column: str, path: Path) -> np.ndarray:
+    # Index in table_keys of every key. All keys must be present.
     order = np.argsort(table_keys, kind='stable')
     sorted_keys = table_keys[order]
     position = np.searchsorted(sorted_keys, keys)
@@ -91,9 +135,9 @@ def _lookup(keys: np.ndarray, table_keys: np.ndarray, what: str,
     if not np.all(found):
         missing = keys[~found]
         raise ValueError(
-            f"{missing.shape[0]} {what} are missing from '{path}', for "
-            f"example {missing[:3].tolist()}; the files of one event must "
-            f"agree")
+            f"{missing.shape[0]} {what} are missing from column '{column}' "
+            f"of '{path}', for example {missing[:3].tolist()}; the files of "
+            f"one event must agree")
     return order[position]
 
 
@@ -124,8 +168,12 @@ def read_trackml_event(prefix: str | Path,
 
     Raises:
         FileNotFoundError: If one of the four files is missing.
-        ValueError: If a file lacks a column, cannot be parsed, refers to
-            unknown hits or particles, or contains an unknown layer.
+        ValueError: If a file is truncated or corrupt, lacks a column, has a
+            row of the wrong length, a value that cannot be parsed or is not
+            finite, or a repeated id. Also if the truth and hits files list
+            different hits, if a cell or truth row refers to an unknown hit
+            or particle, or if a hit is on an unknown layer. The message
+            names the file and the column.
     """
     prefix = str(prefix)
     paths = {kind: _find_file(prefix, kind) for kind in _COLUMNS}
@@ -137,6 +185,7 @@ def read_trackml_event(prefix: str | Path,
     particles, truth = tables['particles'], tables['truth']
 
     hit_id = _column(hits, 'hit_id', np.int64, paths['hits'])
+    _check_unique(hit_id, 'hit_id', paths['hits'])
     xyz = np.stack([
         _column(hits, name, np.float64, paths['hits'])
         for name in ('x', 'y', 'z')
@@ -146,7 +195,16 @@ def read_trackml_event(prefix: str | Path,
 
     # 1. Truth, matched to the hits by hit_id.
     truth_hit = _column(truth, 'hit_id', np.int64, paths['truth'])
-    truth_index = _lookup(hit_id, truth_hit, 'hit ids', paths['truth'])
+    _check_unique(truth_hit, 'hit_id', paths['truth'])
+    truth_index = _lookup(hit_id, truth_hit, 'hit ids', 'hit_id',
+                          paths['truth'])
+    if truth_hit.shape[0] != hit_id.shape[0]:
+        extra = np.setdiff1d(truth_hit, hit_id)
+        raise ValueError(
+            f"Column 'hit_id' of TrackML file '{paths['truth']}' contains "
+            f"{extra.shape[0]} hit id(s) that are not in '{paths['hits']}', "
+            f"for example {extra[:3].tolist()}; the files of one event must "
+            f"agree")
     particle_id = _column(truth, 'particle_id', np.int64,
                           paths['truth'])[truth_index]
     weight = _column(truth, 'weight', np.float64, paths['truth'])[truth_index]
@@ -154,7 +212,8 @@ def read_trackml_event(prefix: str | Path,
     # 2. Summed cell charge per hit.
     cell_hit = _column(cells, 'hit_id', np.int64, paths['cells'])
     cell_value = _column(cells, 'value', np.float64, paths['cells'])
-    cell_index = _lookup(cell_hit, hit_id, 'hit ids of cells', paths['hits'])
+    cell_index = _lookup(cell_hit, hit_id, 'hit ids of cells', 'hit_id',
+                         paths['hits'])
     energy = np.bincount(cell_index, weights=cell_value,
                          minlength=hit_id.shape[0])
 
@@ -174,6 +233,7 @@ def read_trackml_event(prefix: str | Path,
     # 4. Particle kinematics and type; noise keeps zeros.
     table_id = _column(particles, 'particle_id', np.int64,
                        paths['particles'])
+    _check_unique(table_id, 'particle_id', paths['particles'])
     particle_type = _column(particles, 'particle_type', np.int64,
                             paths['particles'])
     momentum = np.stack([
@@ -182,7 +242,8 @@ def read_trackml_event(prefix: str | Path,
     ], axis=1)
     is_noise = particle_id == 0
     row = _lookup(particle_id[~is_noise], table_id,
-                  'particle ids of truth hits', paths['particles'])
+                  'particle ids of truth hits', 'particle_id',
+                  paths['particles'])
     hit_momentum = np.zeros((hit_id.shape[0], 3))
     hit_momentum[~is_noise] = momentum[row]
     pid = np.zeros(hit_id.shape[0], dtype=np.int64)

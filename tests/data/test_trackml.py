@@ -132,3 +132,71 @@ def test_truth_missing_hit_rejected(tmp_path):
 
     with pytest.raises(ValueError, match='1 hit ids are missing'):
         read_trackml_event(prefix)
+
+
+def test_truth_extra_hit_rejected(tmp_path):
+    prefix = tmp_path / 'event8'
+    write_event(prefix, truth='hit_id,particle_id,weight\n1,0,0\n2,0,0\n'
+                '3,0,0\n')
+
+    with pytest.raises(ValueError, match=r"Column 'hit_id' of TrackML file "
+                       r"'.*event8-truth.csv' contains 1 hit id\(s\) that "
+                       r"are not in '.*event8-hits.csv', for example \[3\]"):
+        read_trackml_event(prefix)
+
+
+def test_repeated_hit_id_rejected(tmp_path):
+    prefix = tmp_path / 'event9'
+    write_event(prefix, hits='hit_id,x,y,z,volume_id,layer_id\n'
+                '1,0,0,0,8,2\n1,0,0,0,8,4\n')
+
+    with pytest.raises(ValueError, match=r"Column 'hit_id' of TrackML file "
+                       r"'.*event9-hits.csv' repeats 1 value\(s\), for "
+                       r"example \[1\]"):
+        read_trackml_event(prefix)
+
+
+def test_cell_of_unknown_hit_rejected(tmp_path):
+    prefix = tmp_path / 'event10'
+    write_event(prefix)
+    Path(f'{prefix}-cells.csv').write_text('hit_id,value\n7,0.5\n')
+
+    with pytest.raises(ValueError, match=r"1 hit ids of cells are missing "
+                       r"from column 'hit_id' of '.*event10-hits.csv'"):
+        read_trackml_event(prefix)
+
+
+def test_nan_position_rejected(tmp_path):
+    prefix = tmp_path / 'event11'
+    write_event(prefix, hits='hit_id,x,y,z,volume_id,layer_id\n'
+                '1,0,0,0,8,2\n2,nan,0,0,8,4\n')
+
+    with pytest.raises(ValueError, match=r"Column 'x' of TrackML file "
+                       r"'.*event11-hits.csv' contains nan in data row 2"):
+        read_trackml_event(prefix)
+
+
+def test_short_row_rejected(tmp_path):
+    # The file ends in the middle of its last row.
+    prefix = tmp_path / 'event12'
+    write_event(prefix, hits='hit_id,x,y,z,volume_id,layer_id\n'
+                '1,0,0,0,8,2\n2,0,1')
+
+    with pytest.raises(ValueError, match=r"TrackML file '.*event12-hits.csv' "
+                       r"line 3 has 3 fields and lacks column\(s\) "
+                       r"\['z', 'volume_id', 'layer_id'\], expected 6"):
+        read_trackml_event(prefix)
+
+
+def test_truncated_gzip_rejected(tmp_path):
+    prefix = tmp_path / 'event13'
+    write_event(prefix)
+    truth = Path(f'{prefix}-truth.csv')
+    compressed = gzip.compress(truth.read_bytes() * 50)
+    Path(f'{prefix}-truth.csv.gz').write_bytes(compressed[:-20])
+    truth.unlink()
+
+    with pytest.raises(ValueError, match=r"Failed to read TrackML file "
+                       r"'.*event13-truth.csv.gz'.*truncated or corrupt"):
+        read_trackml_event(prefix)
+
