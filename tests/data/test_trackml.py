@@ -4,8 +4,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from torch_geometric.data import Data
+
 from fm4npp_geo.data import read_trackml_event
 from fm4npp_geo.data.trackml import TRACKML_LAYERS
+from fm4npp_geo.data.trackml_dataset import TrackMLDataset, find_trackml_events
+from fm4npp_geo.data.trackml_writer import write_trackml_event
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DATA_DIR = REPO_ROOT / '..' / 'shared' / 'data' / 'trackml'
@@ -199,4 +203,149 @@ def test_truncated_gzip_rejected(tmp_path):
     with pytest.raises(ValueError, match=r"Failed to read TrackML file "
                        r"'.*event13-truth.csv.gz'.*truncated or corrupt"):
         read_trackml_event(prefix)
+
+
+def make_event():
+    # Hit 11 is noise. Particles 5 (a pion) and 8 (a proton) leave two hits
+    # each. The proton has pT 0.05 GeV < 0.06 GeV, so its hits count as noise.
+    return Data(
+        pos=torch.tensor([[31.4, 0.25, -10.0], [40.1, -3.3, 7.7],
+                          [-52.125, 12.0, 99.5], [60.0, 60.0, -0.001],
+                          [0.5, -75.25, 3.0]]),
+        energy=torch.tensor([0.5, 1.25, 3.0, 1e-3, 7.0]),
+        layer=torch.tensor([0, 12, 30, 47, 5]),
+        particle_id=torch.tensor([5, 5, 0, 8, 8]),
+        pid_label=torch.tensor([1, 1, 0, 3, 3]),
+        noise_label=torch.tensor([False, False, True, True, True]),
+        particle_pt=torch.tensor([1.5, 1.5, 0.0, 0.05, 0.05]),
+        particle_eta=torch.tensor([-0.3, -0.3, 0.0, 1.7, 1.7]),
+        weight=torch.tensor([0.25, 0.5, 0.0, 0.125, 0.125]),
+        hit_id=torch.tensor([3, 4, 11, 20, 21]),
+    )
+
+
+def check_round_trip(read, written):
+    for name in ('pos', 'energy', 'layer', 'particle_id', 'pid_label',
+                 'noise_label', 'particle_pt', 'weight', 'hit_id'):
+        assert torch.equal(read[name], written[name]), name
+    assert torch.allclose(read.particle_eta, written.particle_eta, rtol=1e-6,
+                          atol=0.0)
+
+
+@pytest.mark.parametrize('compress', [False, True])
+def test_writer_round_trip(tmp_path, compress):
+    event = make_event()
+    paths = write_trackml_event(event, tmp_path / 'event000000007',
+                                compress=compress)
+
+    suffix = '.csv.gz' if compress else '.csv'
+    assert [path.name for path in paths] == [
+        f'event000000007-{kind}{suffix}'
+        for kind in ('hits', 'cells', 'particles', 'truth')]
+    check_round_trip(read_trackml_event(tmp_path / 'event000000007'), event)
+
+
+def test_writer_default_hit_ids(tmp_path):
+    event = make_event()
+    del event.hit_id
+    del event.weight
+    write_trackml_event(event, tmp_path / 'event1')
+    read = read_trackml_event(tmp_path / 'event1')
+
+    assert read.hit_id.tolist() == [1, 2, 3, 4, 5]
+    assert read.weight.tolist() == [0.0] * 5
+
+
+def test_writer_particles_file(tmp_path):
+    write_trackml_event(make_event(), tmp_path / 'event1')
+    lines = (tmp_path / 'event1-particles.csv').read_text().splitlines()
+
+    assert lines[0] == 'particle_id,particle_type,vx,vy,vz,px,py,pz,q,nhits'
+    assert lines[1].startswith('5,211,0.0,0.0,0.0,1.5,0.0,-0.45')
+    assert lines[1].endswith(',0,2')
+    assert lines[2].startswith('8,2212,')
+    assert len(lines) == 3
+
+
+@needs_event
+def test_sample_event_round_trip(tmp_path):
+    event = read_trackml_event(EVENT)
+    write_trackml_event(event, tmp_path / 'event000000001', compress=True)
+
+    check_round_trip(read_trackml_event(tmp_path / 'event000000001'), event)
+
+
+def test_writer_keeps_existing_files(tmp_path):
+    prefix = tmp_path / 'event1'
+    write_trackml_event(make_event(), prefix, compress=True)
+    before = Path(f'{prefix}-hits.csv.gz').read_bytes()
+
+    with pytest.raises(FileExistsError, match='event1-hits.csv.gz'):
+        write_trackml_event(make_event(), prefix)
+    assert Path(f'{prefix}-hits.csv.gz').read_bytes() == before
+    assert not Path(f'{prefix}-hits.csv').exists()
+
+
+def test_writer_missing_attribute(tmp_path):
+    event = make_event()
+    del event.particle_pt
+
+    with pytest.raises(ValueError,
+                       match=r"The event has no \['particle_pt'\]"):
+        write_trackml_event(event, tmp_path / 'event1')
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_writer_inconsistent_particle(tmp_path):
+    event = make_event()
+    event.particle_pt[1] = 2.0
+
+    with pytest.raises(ValueError, match="hits of particle 5 disagree on "
+                       "'particle_pt'"):
+        write_trackml_event(event, tmp_path / 'event1')
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_writer_layer_out_of_range(tmp_path):
+    event = make_event()
+    event.layer[0] = 48
+
+    with pytest.raises(ValueError, match=r"'layer' must be in \[0, 48\)"):
+        write_trackml_event(event, tmp_path / 'event1')
+
+
+def test_dataset_over_folder(tmp_path):
+    first, second = make_event(), make_event()
+    second.pos = second.pos * 0.5
+    write_trackml_event(second, tmp_path / 'event000000010', compress=True)
+    write_trackml_event(first, tmp_path / 'event000000003')
+    (tmp_path / 'notes.txt').write_text('not an event')
+
+    def count_hits(data):
+        data.count = data.num_nodes
+        return data
+
+    dataset = TrackMLDataset(tmp_path, transform=count_hits)
+
+    assert len(dataset) == 2
+    assert dataset.prefixes == [tmp_path / 'event000000003',
+                                tmp_path / 'event000000010']
+    assert dataset[0].event_id == 3
+    assert dataset[1].event_id == 10
+    assert torch.equal(dataset[1].pos, second.pos)
+    assert dataset[0].count == 5
+
+
+@needs_event
+def test_dataset_sample_folder():
+    dataset = TrackMLDataset(DATA_DIR)
+
+    assert len(dataset) == 1
+    assert dataset[0].event_id == 1
+    assert dataset[0].num_nodes == 5527
+
+
+def test_find_events_empty_folder(tmp_path):
+    with pytest.raises(FileNotFoundError, match='No TrackML events'):
+        find_trackml_events(tmp_path)
 
