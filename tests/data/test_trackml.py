@@ -1,6 +1,7 @@
 import gzip
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -9,6 +10,11 @@ from torch_geometric.data import Data
 from fm4npp_geo.data import read_trackml_event
 from fm4npp_geo.data.trackml import TRACKML_LAYERS
 from fm4npp_geo.data.trackml_dataset import TrackMLDataset, find_trackml_events
+from fm4npp_geo.data.trackml_submission import (
+    read_trackml_submission,
+    submission_track_ids,
+    write_trackml_submission,
+)
 from fm4npp_geo.data.trackml_writer import write_trackml_event
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -349,3 +355,101 @@ def test_find_events_empty_folder(tmp_path):
     with pytest.raises(FileNotFoundError, match='No TrackML events'):
         find_trackml_events(tmp_path)
 
+
+def test_submission_track_ids():
+    track_id = submission_track_ids(torch.tensor([2, -1, 0, -1, 2]))
+
+    assert track_id.tolist() == [2, 3, 0, 4, 2]
+    assert submission_track_ids(torch.tensor([-1, -1])).tolist() == [0, 1]
+
+
+def test_submission_negative_label_rejected():
+    with pytest.raises(ValueError, match='Track label -2 is negative'):
+        submission_track_ids(torch.tensor([0, -2]))
+
+
+@pytest.mark.parametrize('name', ['submission.csv', 'submission.csv.gz'])
+def test_submission_round_trip(tmp_path, name):
+    path = write_trackml_submission(tmp_path / name, [
+        (7, torch.tensor([5, 6, 9]), torch.tensor([1, -1, 1])),
+        (2, np.array([1, 2]), np.array([0, 0])),
+    ])
+    events = read_trackml_submission(path)
+
+    assert list(events) == [2, 7]
+    assert events[7][0].tolist() == [5, 6, 9]
+    assert events[7][1].tolist() == [1, 2, 1]
+    assert events[2][0].tolist() == [1, 2]
+    assert events[2][1].tolist() == [0, 0]
+
+
+def test_submission_file_format(tmp_path):
+    path = write_trackml_submission(tmp_path / 'submission.csv', [
+        (1, torch.tensor([4, 8]), torch.tensor([-1, 3])),
+    ])
+
+    assert path.read_text() == 'event_id,hit_id,track_id\n1,4,4\n1,8,3\n'
+
+
+def test_submission_repeated_event_rejected(tmp_path):
+    predictions = [(1, torch.tensor([1]), torch.tensor([0]))] * 2
+
+    with pytest.raises(ValueError, match='Event id 1 is negative or appears '
+                       'twice'):
+        write_trackml_submission(tmp_path / 'submission.csv', predictions)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_submission_length_mismatch_rejected(tmp_path):
+    with pytest.raises(ValueError, match='Event 1: 2 hit ids but 1 track '
+                       'labels'):
+        write_trackml_submission(tmp_path / 'submission.csv', [
+            (1, torch.tensor([1, 2]), torch.tensor([0]))])
+
+
+def test_submission_repeated_hit_rejected(tmp_path):
+    with pytest.raises(ValueError, match="Event 1: 'hit_id' repeats a value"):
+        write_trackml_submission(tmp_path / 'submission.csv', [
+            (1, torch.tensor([1, 1]), torch.tensor([0, 1]))])
+
+
+def test_submission_float_labels_rejected(tmp_path):
+    with pytest.raises(ValueError, match="Expected 'track_label' of event 1 "
+                       "as a 1-D integer array, got dtype float32"):
+        write_trackml_submission(tmp_path / 'submission.csv', [
+            (1, torch.tensor([1, 2]), torch.tensor([0.0, 1.0]))])
+
+
+def test_read_submission_missing_column(tmp_path):
+    path = tmp_path / 'submission.csv'
+    path.write_text('event_id,hit_id\n1,2\n')
+
+    with pytest.raises(ValueError, match=r"'.*submission.csv' has no "
+                       r"column\(s\) \['track_id'\]"):
+        read_trackml_submission(path)
+
+
+def test_read_submission_negative_track(tmp_path):
+    path = tmp_path / 'submission.csv'
+    path.write_text('event_id,hit_id,track_id\n1,2,0\n1,3,-1\n')
+
+    with pytest.raises(ValueError, match=r"Column 'track_id' of TrackML file "
+                       r"'.*submission.csv' contains -1 in data row 2"):
+        read_trackml_submission(path)
+
+
+def test_read_submission_repeated_hit(tmp_path):
+    path = tmp_path / 'submission.csv'
+    path.write_text('event_id,hit_id,track_id\n1,2,0\n1,2,1\n')
+
+    with pytest.raises(ValueError, match="list a hit twice"):
+        read_trackml_submission(path)
+
+
+def test_read_submission_short_row(tmp_path):
+    path = tmp_path / 'submission.csv'
+    path.write_text('event_id,hit_id,track_id\n1,2,0\n1,3')
+
+    with pytest.raises(ValueError, match=r"'.*submission.csv' line 3 has 2 "
+                       r"fields and lacks column\(s\) \['track_id'\]"):
+        read_trackml_submission(path)
