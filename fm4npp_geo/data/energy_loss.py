@@ -52,6 +52,8 @@ class GasMedium:
         sternheimer_cbar (float): Density-effect parameter :math:`\bar C`.
         sternheimer_delta0 (float): Density-effect parameter :math:`\delta_0`
             (0 for gases).
+        radiation_length (float): Radiation length :math:`X_0` in g / cm^2,
+            for multiple scattering.
     """
 
     name: str
@@ -64,13 +66,29 @@ class GasMedium:
     sternheimer_x1: float
     sternheimer_cbar: float
     sternheimer_delta0: float = 0.0
+    radiation_length: float = 19.55
+
+    def __post_init__(self) -> None:
+        for name in ('z_over_a', 'mean_excitation_energy', 'density',
+                     'radiation_length'):
+            value = getattr(self, name)
+            if not value > 0.0:
+                raise ValueError(f"Expected a positive '{name}' for the gas "
+                                 f"medium '{self.name}', got {value}")
+
+    @property
+    def radiation_length_cm(self) -> float:
+        r"""Radiation length in cm at this density."""
+        return self.radiation_length / self.density
 
 
 #: Argon gas at 20 degrees C and 1 atm. Z / A = 18 / 39.948, and the density
 #: follows from the ideal-gas law (101325 Pa * 39.948 g/mol / (8.314 J/mol/K *
 #: 293.15 K)). I and the Sternheimer parameters are copied from the header of
 #: the PUMAS muon table for argon gas, ``dedx/muon/argon_gas.txt`` in
-#: github.com/niess/pumas-materials.
+#: github.com/niess/pumas-materials. X0 = 19.55 g / cm^2 is the radiation
+#: length of argon in the Review of Particle Physics tables, 117.7 m at this
+#: density.
 ARGON_GAS = GasMedium(
     name='argon gas',
     z_over_a=18.0 / 39.948,
@@ -81,6 +99,7 @@ ARGON_GAS = GasMedium(
     sternheimer_x0=1.7635,
     sternheimer_x1=4.4855,
     sternheimer_cbar=11.9480,
+    radiation_length=19.55,
 )
 
 

@@ -1,4 +1,4 @@
-r"""Helix propagation of charged particles to the pad-row cylinders of a TPC.
+r"""Transport of charged particles through the pad rows of a TPC.
 
 In a uniform field :math:`B` along :math:`+z` a particle of charge :math:`q`
 moves on a helix whose transverse projection is a circle of radius
@@ -7,13 +7,18 @@ moves on a helix whose transverse projection is a circle of radius
     R\,[\mathrm{cm}] = \frac{100\, p_T\,[\mathrm{GeV}]}
     {0.299792458\, |q|\, B\,[\mathrm{T}]},
 
-so a track with :math:`p_T = 1` GeV in 1.4 T has :math:`R = 238.25` cm. Seen
+so a track with :math:`p_T = 1` GeV in 1.4 T has :math:`R = 238.26` cm. Seen
 from :math:`+z`, a positive particle turns clockwise and a negative one
-counter-clockwise (the Lorentz force :math:`q\,\vec v \times \vec B`). Each
-pad row is a cylinder :math:`r = \rho` around the :math:`z` axis, so a crossing
-is an intersection of the track circle with the circle of radius :math:`\rho`
-around the origin, and :math:`z` follows from the transverse arc length
-:math:`s` as :math:`z = z_0 + s\, p_z / p_T`.
+counter-clockwise (the Lorentz force :math:`q\,\vec v \times \vec B`).
+
+:func:`transport` steps every particle from one pad-row crossing to the next.
+Each step is an exact helix arc to the nearest cylinder :math:`r = \rho` of a
+neighbouring row, in whichever direction the particle moves, so a low-:math:`p_T`
+particle that curls inside the TPC crosses the rows again on its returning leg.
+At each crossing the particle loses its mean Bethe-Bloch energy over the gas
+path since the previous crossing and is deflected by multiple scattering with
+the Highland width. It stops when it leaves through the outer radius or an
+end cap, when it ranges out, or after a set number of turns.
 """
 
 from __future__ import annotations
@@ -25,6 +30,16 @@ import numpy as np
 #: Transverse momentum in GeV of a unit charge on a 1 m radius in a 1 T field
 #: (the speed of light in units of 1e9 m/s).
 GEV_PER_TESLA_METRE = 0.299792458
+
+#: Below this beta * gamma a particle is treated as stopped: the Bethe-Bloch
+#: formula is no longer valid there, and a proton has 4.7 MeV of kinetic energy
+#: left, which it loses within a few cm of gas.
+MIN_BETA_GAMMA = 0.1
+
+#: Turning angles below this many radians are the particle's own position on
+#: the row it sits on, not a new crossing.
+_MIN_TURNING_ANGLE = 1e-9
+
 
 
 def helix_radius(pt: np.ndarray, charge: np.ndarray,
@@ -40,168 +55,144 @@ def helix_radius(pt: np.ndarray, charge: np.ndarray,
                                      np.abs(charge) * magnetic_field)
 
 
-@dataclass(frozen=True)
-class LayerCrossings:
-    r"""Outgoing crossings of particles with the pad-row cylinders.
+def highland_angle(momentum: np.ndarray, beta: np.ndarray,
+                   charge: np.ndarray, thickness: np.ndarray) -> np.ndarray:
+    r"""Return the Highland width :math:`\theta_0` in radians of the
+    projected multiple-scattering angle,
 
-    Entries where :obj:`mask` is false carry no meaning.
+    .. math::
+        \theta_0 = \frac{13.6\,\mathrm{MeV}}{\beta c p}\, |z|
+        \sqrt{x / X_0} \left[1 + 0.038 \ln\frac{x z^2}{X_0 \beta^2}\right],
 
-    Args:
-        pos (np.ndarray): Crossing points :math:`(x, y, z)` in cm.
-        mask (np.ndarray): Whether the particle crosses the row.
-        arc_length (np.ndarray): Transverse arc length from the production
-            vertex to the crossing in cm.
-        cos_crossing_angle (np.ndarray): Cosine of the angle between the
-            transverse direction of motion and the radial direction at the
-            crossing, in :math:`(0, 1]`.
-        path_length (np.ndarray): Three-dimensional path length through the
-            row in cm.
-
-    Shapes:
-        :obj:`pos` is :obj:`[num_particles, num_layers, 3]`; every other field
-        is :obj:`[num_particles, num_layers]`.
-    """
-
-    pos: np.ndarray
-    mask: np.ndarray
-    arc_length: np.ndarray
-    cos_crossing_angle: np.ndarray
-    path_length: np.ndarray
-
-
-def _turning_angle(ax: np.ndarray, ay: np.ndarray, bx: np.ndarray,
-                   by: np.ndarray, turn: np.ndarray) -> np.ndarray:
-    # Angle in [0, 2 pi) from vector a to vector b, measured counter-clockwise
-    # where turn is +1 and clockwise where it is -1.
-    cross = ax * by - ay * bx
-    dot = ax * bx + ay * by
-    return np.arctan2(turn * cross, dot) % (2.0 * np.pi)
-
-
-def propagate_to_layers(
-    vertex: np.ndarray,
-    momentum: np.ndarray,
-    charge: np.ndarray,
-    layer_radii: np.ndarray,
-    row_thickness: np.ndarray,
-    z_max: float,
-    magnetic_field: float,
-) -> LayerCrossings:
-    r"""Find where each particle's helix crosses each pad-row cylinder.
-
-    For every row the track circle (centre :math:`\vec c`, radius :math:`R`)
-    and the row circle (centre 0, radius :math:`\rho`) meet at
-    :math:`a\,\hat c \pm h\,\hat c_\perp` with :math:`D = |\vec c|`,
-    :math:`a = (\rho^2 - R^2 + D^2) / 2D` and :math:`h = \sqrt{\rho^2 - a^2}`.
-    One of the two points is crossed moving outwards. It is kept when the
-    particle reaches it before its first point of largest radius, which is the
-    outgoing leg, and when :math:`|z| \le z_{max}` there. Because :math:`z`
-    changes monotonically along a helix, a track that leaves through an end
-    cap records no later crossing.
-
-    The path length through a row treats the track as a straight line across
-    the row: with impact parameter :math:`b = \rho \sin\alpha` it is
-    :math:`\sqrt{r_+^2 - b^2} - \sqrt{\max(r_-^2 - b^2, 0)}` in the transverse
-    plane, :math:`r_\pm = \rho \pm \Delta r / 2`, scaled by :math:`p / p_T`.
+    from the Review of Particle Physics (passage of particles through
+    matter). The bracket is clipped at 0 for very thin layers.
 
     Args:
-        vertex (np.ndarray): Production vertices in cm.
-        momentum (np.ndarray): Momenta in GeV.
-        charge (np.ndarray): Non-zero charges in units of the elementary
+        momentum (np.ndarray): Momentum :math:`p` in GeV.
+        beta (np.ndarray): Velocity :math:`\beta`.
+        charge (np.ndarray): Charge :math:`z` in units of the elementary
             charge.
-        layer_radii (np.ndarray): Row centre radii in cm.
-        row_thickness (np.ndarray): Radial row thicknesses in cm.
-        z_max (float): Half length of the sensitive volume in cm.
-        magnetic_field (float): Field along :math:`+z` in tesla.
+        thickness (np.ndarray): Traversed thickness :math:`x / X_0` in
+            radiation lengths, non-negative.
+    """
+    thickness = np.maximum(np.asarray(thickness, dtype=np.float64), 1e-300)
+    charge = np.abs(charge)
+    log_term = np.log(thickness * charge**2 / beta**2)
+    bracket = np.maximum(1.0 + 0.038 * log_term, 0.0)
+    return 13.6e-3 / (beta * momentum) * charge * np.sqrt(thickness) * bracket
+
+
+def next_crossing_angle(x: np.ndarray, y: np.ndarray, ux: np.ndarray,
+                        uy: np.ndarray, turn: np.ndarray, radius: np.ndarray,
+                        target: np.ndarray) -> np.ndarray:
+    r"""Return the turning angle to the first crossing of a circle
+    :math:`r = \rho` around the :math:`z` axis.
+
+    A point on the track circle after turning by :math:`t` is
+    :math:`\vec p_0 + R \sin t\, \hat u + s R (1 - \cos t)\, \hat n` for the
+    start :math:`\vec p_0`, the transverse direction :math:`\hat u`, its
+    left normal :math:`\hat n` and the sense :math:`s = \pm 1`. Setting its
+    radius to :math:`\rho` and substituting :math:`w = \tan(t/2)` gives
+    :math:`(C + 2B) w^2 + 2 a w + C = 0` with :math:`a = \vec p_0 \cdot
+    \hat u`, :math:`B = R + s\, \vec p_0 \cdot \hat n` and
+    :math:`C = (|\vec p_0|^2 - \rho^2) / 2R`. The quadratic keeps its
+    precision for straight tracks, where :math:`R` is much larger than the
+    TPC.
+
+    Args:
+        x (np.ndarray): Start :math:`x` in cm.
+        y (np.ndarray): Start :math:`y` in cm.
+        ux (np.ndarray): :math:`x` component of the unit transverse direction.
+        uy (np.ndarray): :math:`y` component of the unit transverse direction.
+        turn (np.ndarray): :math:`+1` for counter-clockwise motion seen from
+            :math:`+z`, :math:`-1` for clockwise.
+        radius (np.ndarray): Circle radius :math:`R` in cm.
+        target (np.ndarray): Cylinder radii :math:`\rho` in cm, one column per
+            candidate.
 
     Shapes:
-        - **input:** vertex :obj:`[P, 3]`, momentum :obj:`[P, 3]`, charge
-          :obj:`[P]`, layer_radii and row_thickness :obj:`[L]`
-        - **output:** :class:`LayerCrossings` with fields :obj:`[P, L]`
-          (:obj:`pos` :obj:`[P, L, 3]`)
+        - **input:** :obj:`x` to :obj:`radius` :obj:`[P]`, :obj:`target`
+          :obj:`[P, K]`
+        - **output:** :obj:`[P, K]` angles in :math:`(0, 2\pi)`, :obj:`inf`
+          where the circle never reaches :math:`\rho`
     """
-    vertex = np.asarray(vertex, dtype=np.float64).reshape(-1, 3)
-    momentum = np.asarray(momentum, dtype=np.float64).reshape(-1, 3)
-    charge = np.asarray(charge, dtype=np.float64).reshape(-1)
-    radii = np.asarray(layer_radii, dtype=np.float64).reshape(1, -1)
-    thickness = np.asarray(row_thickness, dtype=np.float64).reshape(1, -1)
-    if not vertex.shape[0] == momentum.shape[0] == charge.shape[0]:
-        raise ValueError(
-            f"Expected as many vertices, momenta and charges, got "
-            f"{vertex.shape[0]}, {momentum.shape[0]} and {charge.shape[0]}")
-    if np.any(charge == 0):
-        raise ValueError("Expected charged particles only, got charge 0 "
-                         "(neutral particles leave no hits)")
-    if radii.shape != thickness.shape:
-        raise ValueError(f"Expected one row thickness per layer radius, got "
-                         f"{thickness.shape[1]} and {radii.shape[1]}")
+    a = (x * ux + y * uy)[:, None]
+    b = (radius + turn * (y * ux - x * uy))[:, None]
+    c = (x * x + y * y)[:, None] - target**2
+    c = c / (2.0 * radius[:, None])
+    quad = c + 2.0 * b
+    disc = a * a - c * quad
+    reachable = disc >= 0.0
 
-    # 1. Circle of the transverse motion. `turn` is +1 for counter-clockwise
-    # motion seen from +z, which is the sense of negative particles.
-    x0, y0, z0 = (vertex[:, i:i + 1] for i in range(3))
-    px, py, pz = (momentum[:, i:i + 1] for i in range(3))
-    q = charge[:, None]
-    pt = np.hypot(px, py)
-    moving = pt > 0.0
-    safe_pt = np.where(moving, pt, 1.0)
-    radius = helix_radius(safe_pt, q, magnetic_field)
-    turn = -np.sign(q)
-    ux, uy = px / safe_pt, py / safe_pt
-    cx = x0 - turn * radius * uy
-    cy = y0 + turn * radius * ux
+    with np.errstate(divide='ignore', invalid='ignore'):
+        root = np.sqrt(np.where(reachable, disc, 0.0))
+        q = -(a + np.where(a >= 0.0, root, -root))
+        first = 2.0 * np.arctan(q / quad) % (2.0 * np.pi)
+        second = 2.0 * np.arctan(c / q) % (2.0 * np.pi)
+    first = np.where(first > _MIN_TURNING_ANGLE, first, np.inf)
+    second = np.where(second > _MIN_TURNING_ANGLE, second, np.inf)
+    angle = np.fmin(first, second)
+    return np.where(reachable, angle, np.inf)
 
-    # 2. Circle-circle intersection. D^2 - R^2 is expanded so that it keeps
-    # its precision when R is much larger than the vertex displacement.
-    dist2_minus_r2 = x0**2 + y0**2 + 2.0 * turn * radius * (y0 * ux - x0 * uy)
-    dist = np.sqrt(cx**2 + cy**2)
-    # A circle centred on the axis keeps a constant radius and crosses no row.
-    valid_centre = moving & (dist > 1e-9)
-    safe_dist = np.where(valid_centre, dist, 1.0)
-    along = (radii**2 + dist2_minus_r2) / (2.0 * safe_dist)
-    half_chord2 = radii**2 - along**2
-    crosses = valid_centre & (half_chord2 > 0.0)
-    half_chord = np.sqrt(np.where(crosses, half_chord2, 0.0))
 
-    # 3. The outgoing point is along * c_hat - turn * half_chord * c_perp,
-    # with c_perp = c_hat rotated by +90 degrees.
-    centre_dir_x, centre_dir_y = cx / safe_dist, cy / safe_dist
-    hit_x = along * centre_dir_x + turn * half_chord * centre_dir_y
-    hit_y = along * centre_dir_y - turn * half_chord * centre_dir_x
+@dataclass(frozen=True)
+class TrackCrossings:
+    r"""Pad-row crossings of transported particles, one entry per crossing,
+    in the order of the particles and then of the crossings along each track.
 
-    # 4. Turning angle from the vertex to the crossing and to the point of
-    # largest radius, both in [0, 2 pi).
-    start_x, start_y = x0 - cx, y0 - cy
-    end_x, end_y = hit_x - cx, hit_y - cy
-    angle = _turning_angle(start_x, start_y, end_x, end_y, turn)
-    far_angle = _turning_angle(start_x, start_y, centre_dir_x, centre_dir_y,
-                               turn)
-    # NOTE: only the outgoing leg up to the largest radius is recorded, so
-    # returning legs of loopers and inward crossings of secondaries that start
-    # outside a row leave no hits yet.
-    crosses &= angle <= far_angle
+    Args:
+        particle (np.ndarray): Index of the crossing particle, ``int64``.
+        layer (np.ndarray): Crossed row, ``int64``.
+        pos (np.ndarray): Crossing point :math:`(x, y, z)` in cm.
+        direction (np.ndarray): Unit direction of motion at the crossing.
+        beta_gamma (np.ndarray): :math:`\beta\gamma` of the particle at the
+            crossing, after its energy loss on the way there.
+        path_length (np.ndarray): Three-dimensional path through the row in
+            cm, with the track taken as straight across the row.
+        turning_angle (np.ndarray): Transverse turning angle from the
+            production vertex to the crossing in radians; above :math:`\pi`
+            for a primary on its returning leg.
 
-    # 5. z from the arc length, and the end-cap cut.
-    arc_length = radius * angle
-    hit_z = z0 + arc_length * pz / safe_pt
-    crosses &= np.abs(hit_z) <= z_max
+    Shapes:
+        :obj:`pos` and :obj:`direction` are :obj:`[H, 3]`; the other fields
+        are :obj:`[H]`.
+    """
 
-    # 6. Crossing angle and path length through the row.
-    dir_x = -turn * end_y / radius
-    dir_y = turn * end_x / radius
-    cos_angle = np.clip((hit_x * dir_x + hit_y * dir_y) / radii, 0.0, 1.0)
-    impact2 = radii**2 * (1.0 - cos_angle**2)
-    outer2 = (radii + 0.5 * thickness)**2
-    inner2 = (radii - 0.5 * thickness)**2
-    transverse_path = (np.sqrt(np.maximum(outer2 - impact2, 0.0)) -
-                       np.sqrt(np.maximum(inner2 - impact2, 0.0)))
-    p_over_pt = np.sqrt(safe_pt**2 + pz**2) / safe_pt
-    path_length = transverse_path * p_over_pt
+    particle: np.ndarray
+    layer: np.ndarray
+    pos: np.ndarray
+    direction: np.ndarray
+    beta_gamma: np.ndarray
+    path_length: np.ndarray
+    turning_angle: np.ndarray
 
-    pos = np.stack(np.broadcast_arrays(hit_x, hit_y, hit_z), axis=-1)
-    return LayerCrossings(
-        pos=pos,
-        mask=crosses,
-        arc_length=np.broadcast_to(arc_length, crosses.shape).copy(),
-        cos_crossing_angle=cos_angle,
-        path_length=path_length,
-    )
+    def __len__(self) -> int:
+        return self.particle.shape[0]
+
+
+def row_path_length(pos: np.ndarray, direction: np.ndarray,
+                    layer_radii: np.ndarray,
+                    row_thickness: np.ndarray) -> np.ndarray:
+    r"""Return the three-dimensional path in cm through a row of radial
+    thickness :math:`\Delta r` around radius :math:`\rho`, for a straight
+    track crossing it at :obj:`pos` with :obj:`direction`.
+
+    With the impact parameter :math:`b = \rho \sin\alpha` of the crossing,
+    the transverse path is :math:`\sqrt{r_+^2 - b^2} -
+    \sqrt{\max(r_-^2 - b^2, 0)}` for :math:`r_\pm = \rho \pm \Delta r / 2`,
+    scaled by :math:`p / p_T`.
+
+    Shapes:
+        :obj:`pos` and :obj:`direction` :obj:`[H, 3]`, the radii and
+        thicknesses of the crossed rows :obj:`[H]`, output :obj:`[H]`.
+    """
+    transverse = np.maximum(np.hypot(direction[:, 0], direction[:, 1]), 1e-12)
+    cos_angle = np.abs(pos[:, 0] * direction[:, 0] +
+                       pos[:, 1] * direction[:, 1]) / (transverse *
+                                                       layer_radii)
+    impact2 = layer_radii**2 * (1.0 - np.minimum(cos_angle, 1.0)**2)
+    outer2 = (layer_radii + 0.5 * row_thickness)**2
+    inner2 = (layer_radii - 0.5 * row_thickness)**2
+    path = (np.sqrt(np.maximum(outer2 - impact2, 0.0)) -
+            np.sqrt(np.maximum(inner2 - impact2, 0.0)))
+    return path / transverse
