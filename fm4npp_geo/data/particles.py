@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -10,9 +11,13 @@ import numpy as np
 PID_CLASSES: dict[int, int] = {211: 1, 321: 2, 2212: 3, 11: 4}
 
 #: Columns of the per-event particle table ``data.particles``; row ``i``
-#: describes the particle whose hits carry ``particle_id == i + 1``.
+#: describes the particle whose hits carry ``particle_id == i + 1``, which
+#: is also its ``particle_id`` column. ``is_primary`` is 1 or 0,
+#: ``collision`` counts the collisions of a pile-up event from 0 (the
+#: triggered one), and ``num_hits`` counts the particle's hits in the event.
 PARTICLE_COLUMNS: tuple[str, ...] = (
-    'pdg', 'charge', 'mass', 'px', 'py', 'pz', 'vx', 'vy', 'vz')
+    'particle_id', 'pdg', 'charge', 'mass', 'px', 'py', 'pz', 'vx', 'vy',
+    'vz', 'is_primary', 'collision', 'num_hits')
 
 
 def pid_labels(pdg: np.ndarray) -> np.ndarray:
@@ -43,6 +48,9 @@ def pseudorapidity(px: np.ndarray, py: np.ndarray,
     return np.nan_to_num(eta, nan=0.0, posinf=np.inf, neginf=-np.inf)
 
 
+_FIELD_DTYPES = {'pdg': np.int64, 'is_primary': bool, 'collision': np.int64}
+
+
 @dataclass(frozen=True)
 class ParticleTable:
     r"""Charged final-state particles of one event, one array entry each.
@@ -60,6 +68,13 @@ class ParticleTable:
         vx (np.ndarray): Production vertex :math:`x`.
         vy (np.ndarray): Production vertex :math:`y`.
         vz (np.ndarray): Production vertex :math:`z`.
+        is_primary (np.ndarray, optional): Whether the particle comes from
+            the collision rather than from the weak decay of a
+            long-lived hadron (:math:`c\tau > 1` cm, such as
+            :math:`K^0_S` or :math:`\Lambda`); all true when :obj:`None`.
+            (default: :obj:`None`)
+        collision (np.ndarray, optional): Index of the collision in a pile-up
+            event, ``int64``; all 0 when :obj:`None`. (default: :obj:`None`)
 
     Shapes:
         Every field is :obj:`[num_particles]`.
@@ -74,11 +89,18 @@ class ParticleTable:
     vx: np.ndarray
     vy: np.ndarray
     vz: np.ndarray
+    is_primary: np.ndarray | None = None
+    collision: np.ndarray | None = None
 
     def __post_init__(self) -> None:
+        size = np.asarray(self.pdg).reshape(-1).shape[0]
+        if self.is_primary is None:
+            object.__setattr__(self, 'is_primary', np.ones(size, dtype=bool))
+        if self.collision is None:
+            object.__setattr__(self, 'collision', np.zeros(size, np.int64))
         sizes = {}
         for field in fields(self):
-            dtype = np.int64 if field.name == 'pdg' else np.float64
+            dtype = _FIELD_DTYPES.get(field.name, np.float64)
             array = np.asarray(getattr(self, field.name), dtype=dtype)
             if array.ndim != 1:
                 raise ValueError(
@@ -120,14 +142,48 @@ class ParticleTable:
             for field in fields(self)
         })
 
-    def to_array(self) -> np.ndarray:
+    def to_array(self, num_hits: np.ndarray | None = None) -> np.ndarray:
         r"""Stack the fields into a ``float64`` array of shape
-        :obj:`[num_particles, 9]` in the order of :data:`PARTICLE_COLUMNS`.
-        PDG codes stay exact up to :math:`2^{53}`."""
-        columns = [getattr(self, name) for name in PARTICLE_COLUMNS]
-        return np.stack(columns, axis=1).astype(np.float64)
+        :obj:`[num_particles, 13]` in the order of :data:`PARTICLE_COLUMNS`.
+        PDG codes stay exact up to :math:`2^{53}`.
+
+        Args:
+            num_hits (np.ndarray, optional): Hits per particle; zeros when
+                :obj:`None`. (default: :obj:`None`)
+        """
+        columns = {field.name: getattr(self, field.name)
+                   for field in fields(self)}
+        columns['particle_id'] = np.arange(1, len(self) + 1)
+        columns['num_hits'] = (np.zeros(len(self)) if num_hits is None else
+                               np.asarray(num_hits))
+        stacked = [np.asarray(columns[name], dtype=np.float64)
+                   for name in PARTICLE_COLUMNS]
+        return np.stack(stacked, axis=1).reshape(len(self),
+                                                 len(PARTICLE_COLUMNS))
+
+    @staticmethod
+    def concatenate(tables: list[ParticleTable]) -> ParticleTable:
+        r"""Join the particles of several tables, in order."""
+        if not tables:
+            return ParticleTable.empty()
+        return ParticleTable(**{
+            field.name: np.concatenate([getattr(t, field.name)
+                                        for t in tables])
+            for field in fields(ParticleTable)
+        })
 
     @classmethod
     def empty(cls) -> ParticleTable:
         r"""Return a table without particles."""
         return cls(**{field.name: np.zeros(0) for field in fields(cls)})
+
+    def with_collision(self, collision: int) -> ParticleTable:
+        r"""Return a copy whose particles all belong to collision
+        :obj:`collision` of a pile-up event."""
+        return dataclasses.replace(
+            self, collision=np.full(len(self), collision, dtype=np.int64))
+
+    def shifted(self, dz: float) -> ParticleTable:
+        r"""Return a copy with every production vertex moved by :obj:`dz` cm
+        along :math:`z`."""
+        return dataclasses.replace(self, vz=self.vz + dz)

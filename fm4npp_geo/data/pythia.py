@@ -19,6 +19,28 @@ _MAX_PYTHIA_SEED = 900_000_000
 #: PYTHIA reports lengths in mm; the library uses cm.
 _MM_TO_CM = 0.1
 
+#: A charged particle whose mother has a proper decay length above this many
+#: mm is a secondary, from the weak decay of a strange hadron such as
+#: K0S (c tau = 26.8 mm) or Lambda (78.9 mm). Decays of charm hadrons
+#: (c tau < 0.5 mm) and resonances keep their daughters primary.
+_PRIMARY_MAX_MOTHER_CTAU_MM = 10.0
+
+#: PYTHIA settings of each collision system. Angantyr builds Au+Au at
+#: 200 GeV per nucleon pair from nucleon-nucleon sub-collisions. Its
+#: sub-collision model parameters are fixed to the values that PYTHIA 8.317
+#: fits for p+p at 200 GeV and prints at initialization, which skips the fit
+#: (about 10 s). The p+p settings add nothing to the beams' defaults.
+COLLISION_SYSTEMS: dict[str, tuple[str, ...]] = {
+    'pp': (),
+    'AuAu': (
+        'Beams:idA = 1000791970',
+        'Beams:idB = 1000791970',
+        'HeavyIon:SigFitNGen = 0',
+        'HeavyIon:SigFitDefAvNDb = 0.89',
+        'HeavyIon:SigFitDefPar = 1.57,24.86,0.10',
+    ),
+}
+
 
 def _derived_seed(*entropy: int) -> int:
     # Mixes the integers through numpy's SeedSequence so that nearby
@@ -52,9 +74,13 @@ class PythiaEventGenerator:
     displaced vertices. Charged pions and kaons, muons and :math:`K^0_L` do
     not decay, which is PYTHIA's default (checked in PYTHIA 8.317).
 
-    Every event is shifted along :math:`z` by a Gaussian primary-vertex offset
-    of width :obj:`vertex_sigma_z`, drawn from a numpy generator seeded with
-    (:obj:`seed`, :obj:`index`).
+    An event holds one triggered collision plus a Poisson number of pile-up
+    collisions with mean :obj:`pileup_mean`. Each collision is shifted along
+    :math:`z` by its own Gaussian primary-vertex offset of width
+    :obj:`vertex_sigma_z`, drawn from a numpy generator seeded with
+    (:obj:`seed`, :obj:`index`), and its particles carry its index in
+    ``collision``. A particle is primary unless its mother is a weakly
+    decaying hadron with :math:`c\tau > 1` cm.
 
     Args:
         seed (int, optional): Non-negative run seed. (default: :obj:`0`)
@@ -67,7 +93,12 @@ class PythiaEventGenerator:
             :math:`z` distribution in cm; 0 keeps PYTHIA's vertex at the
             origin. (default: :obj:`10.0`)
         settings (Sequence[str], optional): More PYTHIA settings, read after
-            all others, for example beam particles. (default: :obj:`()`)
+            all others. (default: :obj:`()`)
+        collision_system (str, optional): A key of
+            :data:`COLLISION_SYSTEMS`: :obj:`"pp"` or :obj:`"AuAu"` (Angantyr,
+            about 0.1 s per minimum-bias event). (default: :obj:`"pp"`)
+        pileup_mean (float, optional): Mean number of pile-up collisions
+            added to each event. (default: :obj:`0.0`)
     """
 
     def __init__(
@@ -77,7 +108,16 @@ class PythiaEventGenerator:
         processes: Sequence[str] = ('SoftQCD:nonDiffractive = on', ),
         vertex_sigma_z: float = 10.0,
         settings: Sequence[str] = (),
+        collision_system: str = 'pp',
+        pileup_mean: float = 0.0,
     ) -> None:
+        if collision_system not in COLLISION_SYSTEMS:
+            raise ValueError(
+                f"Expected collision_system to be one of "
+                f"{sorted(COLLISION_SYSTEMS)}, got '{collision_system}'")
+        if not pileup_mean >= 0.0:
+            raise ValueError(f"Expected a non-negative pileup_mean, got "
+                             f"{pileup_mean}")
         if seed < 0:
             raise ValueError(f"Expected a non-negative seed, got {seed}")
         if not energy > 0.0:
@@ -96,9 +136,12 @@ class PythiaEventGenerator:
         self.processes = tuple(processes)
         self.vertex_sigma_z = vertex_sigma_z
         self.settings = tuple(settings)
+        self.collision_system = collision_system
+        self.pileup_mean = pileup_mean
 
         self._pythia = pythia8mc.Pythia('', False)
         all_settings = (
+            *COLLISION_SYSTEMS[collision_system],
             f'Beams:eCM = {energy}',
             *self.processes,
             'Random:setSeed = on',
@@ -120,7 +163,9 @@ class PythiaEventGenerator:
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(seed={self.seed}, '
                 f'energy={self.energy}, processes={list(self.processes)}, '
-                f'vertex_sigma_z={self.vertex_sigma_z})')
+                f'vertex_sigma_z={self.vertex_sigma_z}, '
+                f'collision_system={self.collision_system!r}, '
+                f'pileup_mean={self.pileup_mean})')
 
     def generate(self, index: int, max_attempts: int = 10) -> ParticleTable:
         r"""Generate event :obj:`index` of this run.
@@ -128,37 +173,54 @@ class PythiaEventGenerator:
         Args:
             index (int): Non-negative event index.
             max_attempts (int, optional): Number of times to call
-                ``Pythia.next()`` before giving up on a failing event.
+                ``Pythia.next()`` before giving up on a failing collision.
                 (default: :obj:`10`)
 
         Returns:
-            ParticleTable: Charged final-state particles, vertices in cm and
-            shifted by the primary-vertex offset.
+            ParticleTable: Charged final-state particles of all collisions,
+            vertices in cm and shifted by their primary-vertex offsets.
         """
         if index < 0:
             raise ValueError(f"Expected a non-negative event index, got "
                              f"{index}")
-        self._pythia.rndm.init(_derived_seed(self.seed, index))
+        vertex_rng = np.random.default_rng([self.seed, index])
+        shifts = [vertex_rng.normal(0.0, self.vertex_sigma_z)]
+        if self.pileup_mean > 0.0:
+            num_pileup = int(vertex_rng.poisson(self.pileup_mean))
+            shifts += list(vertex_rng.normal(0.0, self.vertex_sigma_z,
+                                             num_pileup))
+
+        tables = []
+        for collision, shift in enumerate(shifts):
+            # Collision 0 keeps the seed of an event without pile-up.
+            entropy = (self.seed, index) if collision == 0 else (
+                self.seed, index, collision)
+            self._pythia.rndm.init(_derived_seed(*entropy))
+            self._next(index, max_attempts)
+            table = self._charged_final_state()
+            tables.append(table.shifted(shift).with_collision(collision))
+        return ParticleTable.concatenate(tables)
+
+    def _next(self, index: int, max_attempts: int) -> None:
         for attempt in range(1, max_attempts + 1):
             if self._pythia.next():
-                break
+                return
             logger.warning("PYTHIA failed to generate event %d of seed %d "
                            "(attempt %d of %d)", index, self.seed, attempt,
                            max_attempts)
-        else:
-            raise RuntimeError(
-                f"PYTHIA failed to generate event {index} of seed "
-                f"{self.seed} in {max_attempts} attempts")
+        raise RuntimeError(
+            f"PYTHIA failed to generate event {index} of seed {self.seed} in "
+            f"{max_attempts} attempts")
 
+    def _charged_final_state(self) -> ParticleTable:
+        event = self._pythia.event
         rows = [(p.id(), p.charge(), p.m(), p.px(), p.py(), p.pz(),
-                 p.xProd(), p.yProd(), p.zProd()) for p in self._pythia.event
-                if p.isFinal() and p.isCharged()]
+                 p.xProd(), p.yProd(), p.zProd(),
+                 event[p.mother1()].tau0() <= _PRIMARY_MAX_MOTHER_CTAU_MM)
+                for p in event if p.isFinal() and p.isCharged()]
         if not rows:
             return ParticleTable.empty()
         table = np.asarray(rows, dtype=np.float64)
-
-        vertex_rng = np.random.default_rng([self.seed, index])
-        vertex_shift = vertex_rng.normal(0.0, self.vertex_sigma_z)
         return ParticleTable(
             pdg=table[:, 0].astype(np.int64),
             charge=table[:, 1],
@@ -168,7 +230,8 @@ class PythiaEventGenerator:
             pz=table[:, 5],
             vx=table[:, 6] * _MM_TO_CM,
             vy=table[:, 7] * _MM_TO_CM,
-            vz=table[:, 8] * _MM_TO_CM + vertex_shift,
+            vz=table[:, 8] * _MM_TO_CM,
+            is_primary=table[:, 9] > 0.5,
         )
 
     def events(self, num_events: int,

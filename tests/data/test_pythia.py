@@ -78,3 +78,41 @@ def test_unknown_setting_rejected():
     pytest.importorskip('pythia8mc')
     with pytest.raises(ValueError, match='rejected the setting'):
         PythiaEventGenerator(settings=('NoSuch:setting = on', ))
+
+
+def test_weak_decay_daughters_are_secondary():
+    pytest.importorskip('pythia8mc')
+    generator = PythiaEventGenerator(seed=6, vertex_sigma_z=0.0)
+    events = [generator.generate(index) for index in range(40)]
+    primary = np.concatenate([event.is_primary for event in events])
+    radius = np.concatenate([np.hypot(event.vx, event.vy) for event in events])
+
+    assert primary.mean() > 0.8
+    assert (~primary).sum() > 0
+    # Primaries come from the collision point; daughters of K0S and Lambda
+    # from vertices displaced by up to tens of cm.
+    assert radius[primary].max() < 0.01
+    assert np.median(radius[~primary]) > 0.1
+
+
+def test_pileup_collisions_are_indexed():
+    pytest.importorskip('pythia8mc')
+    single = PythiaEventGenerator(seed=8)
+    piled = PythiaEventGenerator(seed=8, pileup_mean=2.0)
+    counts = []
+    for index in range(10):
+        alone = single.generate(index)
+        event = piled.generate(index)
+        triggered = event.collision == 0
+        # Pile-up leaves the triggered collision as it was.
+        assert np.array_equal(event.px[triggered], alone.px)
+        assert np.array_equal(event.vz[triggered], alone.vz)
+        counts.append(event.collision.max() + 1)
+    assert 1.5 < np.mean(counts) < 4.5
+
+
+def test_invalid_collision_system_rejected():
+    with pytest.raises(ValueError, match="collision_system to be one of"):
+        PythiaEventGenerator(collision_system='pPb')
+    with pytest.raises(ValueError, match='non-negative pileup_mean'):
+        PythiaEventGenerator(pileup_mean=-0.5)
