@@ -1,25 +1,31 @@
-"""Fast TPC response: from generated particles to one PyG event of hits."""
+"""Fast TPC simulation: from generated particles to one PyG event of hits."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
-from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import torch
 from torch_geometric.data import Data
 
-from fm4npp_geo.data.energy_loss import (
-    ARGON_GAS,
-    GasMedium,
-    bethe_bloch,
-    moyal_fluctuation,
-)
+from fm4npp_geo.data.energy_loss import bethe_bloch, moyal_fluctuation
 from fm4npp_geo.data.geometry import TPCGeometry
 from fm4npp_geo.data.particles import ParticleTable, pid_labels
-from fm4npp_geo.data.propagation import propagate_to_layers
 from fm4npp_geo.data.pythia import PythiaEventGenerator
+from fm4npp_geo.data.response import (
+    drift_smearing,
+    largest_in_group,
+    merge_close_hits,
+    noise_hits,
+)
+from fm4npp_geo.data.simulation_config import SimulationConfig
+from fm4npp_geo.data.transport import transport
+
+__all__ = ['SimulationConfig', 'make_event_source', 'simulate_event',
+           'simulate_events']
 
 logger = logging.getLogger(__name__)
 
@@ -34,99 +40,34 @@ MIP_BETA_GAMMA = 3.5
 #: the generator's primary-vertex stream, which is seeded with (seed, index).
 _DETECTOR_STREAM = 1
 
+class EventSource(Protocol):
+    r"""Anything that returns the particles of event :obj:`index` of a run."""
 
-@dataclass(frozen=True)
-class SimulationConfig:
-    r"""Settings of the event generator and the TPC response.
+    def generate(self, index: int) -> ParticleTable:
+        ...
 
-    Args:
-        energy (float, optional): Centre-of-mass energy of the p+p collisions
-            in GeV, that of RHIC. (default: :obj:`200.0`)
-        processes (tuple[str, ...], optional): PYTHIA settings that switch on
-            the processes. Non-diffractive events are the bulk of minimum
-            bias and give tracks in the central TPC acceptance.
-            (default: :obj:`("SoftQCD:nonDiffractive = on",)`)
-        vertex_sigma_z (float, optional): Gaussian width in cm of the
-            primary-vertex :math:`z`. An assumed collision region, narrow
-            enough that most events keep their tracks inside
-            :math:`|z| \le 105` cm. (default: :obj:`10.0`)
-        sigma_rphi (float, optional): Gaussian smearing in cm of a hit along
-            the row, :math:`r\phi`. An assumed single-hit resolution of the
-            order of a GEM-readout TPC, not a measured sPHENIX value.
-            (default: :obj:`0.015`)
-        sigma_z (float, optional): Gaussian smearing in cm of a hit along
-            :math:`z`, from the drift time; assumed, as :obj:`sigma_rphi`.
-            (default: :obj:`0.05`)
-        noise_rate (float, optional): Mean number of random noise hits per
-            event (Poisson), spread uniformly over rows, :math:`\phi` and
-            :math:`z`. With the other defaults it makes about a tenth of the
-            hits noise. (default: :obj:`60.0`)
-        min_pt (float, optional): Particles below this transverse momentum in
-            GeV are dropped before propagation. The default keeps every
-            particle, because the helix decides exactly which rows it reaches.
-            (default: :obj:`0.0`)
-        eta_margin (float, optional): Particles with
-            :math:`|\eta| > \eta_{acc} + \text{margin}` are dropped before
-            propagation, where :math:`\eta_{acc}` (1.93 by default) is the
-            largest :math:`|\eta|` that reaches the first row from the origin.
-            With a margin of 1 a particle from the beam line with
-            :math:`|z_0| \le 105` cm is dropped only when it cannot reach the
-            first row inside the TPC. Decay daughters produced close to the
-            first row can be lost. (default: :obj:`1.0`)
-        noise_pt_threshold (float, optional): Hits of particles below this
-            transverse momentum in GeV get ``noise_label = True``; such
-            particles curl up with radius under 14.3 cm in 1.4 T.
-            (default: :obj:`0.06`)
-        energy_scale (float, optional): ADC-like counts per keV deposited. A
-            minimum-ionizing particle crossing radially then gives about 140
-            counts in an inner row and 300 in an outer one.
-            (default: :obj:`100.0`)
-        dedx_relative_width (float, optional): Width of the Moyal fluctuation
-            of each deposit relative to its mean; 0.25 puts the most probable
-            deposit about 30% below the mean, the shape of energy loss in a
-            thin gas layer. (default: :obj:`0.25`)
-        medium (GasMedium, optional): Gas of the TPC for the Bethe-Bloch
-            formula. sPHENIX runs an argon-based mixture.
-            (default: :data:`ARGON_GAS`)
-    """
 
-    energy: float = 200.0
-    processes: tuple[str, ...] = ('SoftQCD:nonDiffractive = on', )
-    vertex_sigma_z: float = 10.0
-    sigma_rphi: float = 0.015
-    sigma_z: float = 0.05
-    noise_rate: float = 60.0
-    min_pt: float = 0.0
-    eta_margin: float = 1.0
-    noise_pt_threshold: float = 0.06
-    energy_scale: float = 100.0
-    dedx_relative_width: float = 0.25
-    medium: GasMedium = ARGON_GAS
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, 'processes', tuple(self.processes))
-        non_negative = ('vertex_sigma_z', 'sigma_rphi', 'sigma_z',
-                        'noise_rate', 'min_pt', 'eta_margin',
-                        'noise_pt_threshold', 'dedx_relative_width')
-        for name in non_negative:
-            value = getattr(self, name)
-            if not value >= 0.0:
-                raise ValueError(f"Expected a non-negative '{name}', got "
-                                 f"{value}")
-        if not self.energy > 0.0:
-            raise ValueError(f"Expected a positive 'energy' in GeV, got "
-                             f"{self.energy}")
-        if not self.energy_scale > 0.0:
-            raise ValueError(f"Expected a positive 'energy_scale', got "
-                             f"{self.energy_scale}")
+def make_event_source(config: SimulationConfig, seed: int) -> EventSource:
+    r"""Build the event source of :obj:`config` for run :obj:`seed`."""
+    if config.source == 'gun':
+        return dataclasses.replace(config.gun, seed=seed)
+    return PythiaEventGenerator(
+        seed=seed,
+        energy=config.energy,
+        processes=config.processes,
+        vertex_sigma_z=config.vertex_sigma_z,
+        settings=config.pythia_settings,
+        collision_system=config.collision_system,
+        pileup_mean=config.pileup_mean,
+    )
 
 
 def _preselect(particles: ParticleTable, geometry: TPCGeometry,
-               config: SimulationConfig) -> ParticleTable:
+               config: SimulationConfig) -> np.ndarray:
     keep = particles.charge != 0.0
     keep &= particles.pt >= config.min_pt
     keep &= np.abs(particles.eta) <= geometry.max_abs_eta + config.eta_margin
-    return particles.select(keep)
+    return np.flatnonzero(keep)
 
 
 def simulate_event(
@@ -137,102 +78,145 @@ def simulate_event(
 ) -> Data:
     r"""Turn the charged particles of one event into TPC hits.
 
-    Each particle is propagated on a helix to every pad row (see
-    :func:`~fm4npp_geo.data.propagation.propagate_to_layers`). A crossing
-    deposits the Bethe-Bloch mean energy loss times the path length through
-    the row, times a Moyal fluctuation, and is smeared in :math:`r\phi` and
-    :math:`z`; its radius stays the row radius. Noise hits are added uniformly
-    in row, :math:`\phi` and :math:`z`. Hits are ordered by layer, then
-    azimuth, so their order carries no truth.
+    Charged particles are transported through the rows (see
+    :func:`~fm4npp_geo.data.transport.transport`). A crossing deposits the
+    Bethe-Bloch mean energy loss for the particle's :math:`\beta\gamma` there,
+    times the path length through the row, times a Moyal fluctuation, and is
+    smeared in :math:`r\phi` and :math:`z` by widths that grow with the drift
+    length; its radius stays the row radius. Noise hits are added uniformly in
+    row, :math:`\phi` and :math:`z`, and close hits are merged when
+    :obj:`config.merge_hits` is set. Hits are ordered by layer, then azimuth,
+    so their order carries no truth.
 
     Args:
         particles (ParticleTable): Generated particles, vertices in cm.
         geometry (TPCGeometry): The TPC.
-        config (SimulationConfig): Response settings.
+        config (SimulationConfig): Transport and response settings.
         rng (np.random.Generator): Source of the detector randomness.
 
     Returns:
         Data: One event with ``pos`` [N, 3], ``energy`` [N], ``layer`` [N],
         ``particle_id`` [N] (``i + 1`` for the particle in row ``i`` of
         ``particles``, 0 for noise), ``pid_label`` [N], ``noise_label`` [N],
-        ``particle_pt`` [N] and ``particle_eta`` [N]. The event also stores
-        ``particles`` [P, 9] in ``float64``, with the columns of :data:`~fm4npp_geo.data.particles.PARTICLE_COLUMNS` for the
-        :math:`P` particles kept after preselection.
+        ``particle_pt`` [N], ``particle_eta`` [N], ``particle_vertex_r`` [N],
+        ``particle_charge`` [N] and ``is_primary`` [N] (0 or false for
+        noise). ``particles`` [P, 13] in ``float64`` holds every charged
+        particle of the input with the columns of
+        :data:`~fm4npp_geo.data.particles.PARTICLE_COLUMNS`, also those that
+        leave no hit.
     """
-    particles = _preselect(particles, geometry, config)
-    radii, thickness = geometry.layer_radii, geometry.row_thickness
+    particles = particles.select(particles.charge != 0.0)
+    selected = _preselect(particles, geometry, config)
+    radii = geometry.layer_radii
 
-    # 1. Crossings of every particle with every row.
-    crossings = propagate_to_layers(
-        vertex=np.stack([particles.vx, particles.vy, particles.vz], axis=1),
-        momentum=np.stack([particles.px, particles.py, particles.pz], axis=1),
-        charge=particles.charge,
-        layer_radii=radii,
-        row_thickness=thickness,
-        z_max=geometry.z_max,
-        magnetic_field=geometry.magnetic_field,
+    # 1. Transport; crossing.particle indexes `selected`.
+    crossing = transport(
+        vertex=np.stack([particles.vx, particles.vy, particles.vz],
+                        axis=1)[selected],
+        momentum=np.stack([particles.px, particles.py, particles.pz],
+                          axis=1)[selected],
+        charge=particles.charge[selected],
+        mass=particles.mass[selected],
+        geometry=geometry,
+        rng=rng,
+        medium=config.medium,
+        energy_loss=config.energy_loss,
+        multiple_scattering=config.multiple_scattering,
+        max_turns=config.max_turns,
     )
-    particle_index, layer = np.nonzero(crossings.mask)
-    num_track_hits = particle_index.shape[0]
+    particle_index = selected[crossing.particle]
+    layer = crossing.layer
+    num_track_hits = layer.shape[0]
 
     # 2. Energy deposits.
-    dedx = bethe_bloch(particles.p / particles.mass, particles.mass,
-                       particles.charge, config.medium)  # keV / cm
-    deposit = (dedx[particle_index] *
-               crossings.path_length[particle_index, layer])
+    dedx = bethe_bloch(crossing.beta_gamma, particles.mass[particle_index],
+                       particles.charge[particle_index], config.medium)
+    deposit = dedx * crossing.path_length
     deposit *= moyal_fluctuation(num_track_hits, rng,
                                  config.dedx_relative_width)
 
-    # 3. Position smearing along the row and in z.
-    hit_pos = crossings.pos[particle_index, layer]
-    phi = np.arctan2(hit_pos[:, 1], hit_pos[:, 0])
-    phi += rng.normal(0.0, config.sigma_rphi, num_track_hits) / radii[layer]
-    z = hit_pos[:, 2] + rng.normal(0.0, config.sigma_z, num_track_hits)
-
-    # 4. Noise hits with the deposit of a minimum-ionizing particle crossing
+    # 3. Noise hits with the deposit of a minimum-ionizing particle crossing
     # the row radially, so that only their position sets them apart.
     num_noise = int(rng.poisson(config.noise_rate))
-    noise_layer = rng.integers(0, geometry.num_layers, num_noise)
-    noise_phi = rng.uniform(-np.pi, np.pi, num_noise)
-    noise_z = rng.uniform(-geometry.z_max, geometry.z_max, num_noise)
+    noise_layer, noise_phi, noise_z = noise_hits(num_noise, geometry, rng)
     mip_dedx = bethe_bloch(MIP_BETA_GAMMA, PION_MASS, 1.0, config.medium)
-    noise_deposit = mip_dedx * thickness[noise_layer] * moyal_fluctuation(
-        num_noise, rng, config.dedx_relative_width)
+    noise_deposit = (mip_dedx * geometry.row_thickness[noise_layer] *
+                     moyal_fluctuation(num_noise, rng,
+                                       config.dedx_relative_width))
 
-    # 5. Per-hit truth. particle_id counts from 1 so that 0 means noise.
-    pt, eta = particles.pt, particles.eta
+    # 4. Smearing along the row and in z, wider after a longer drift.
+    hit_pos = crossing.pos
+    z_true = hit_pos[:, 2]
+    phi = np.arctan2(hit_pos[:, 1], hit_pos[:, 0])
+    sigma_rphi = drift_smearing(z_true, geometry, config.sigma_rphi,
+                                config.diffusion_rphi)
+    sigma_z = drift_smearing(z_true, geometry, config.sigma_z,
+                             config.diffusion_z)
+    phi = phi + rng.standard_normal(num_track_hits) * sigma_rphi / radii[layer]
+    z = z_true + rng.standard_normal(num_track_hits) * sigma_z
+
     all_layer = np.concatenate([layer, noise_layer])
     all_phi = np.concatenate([phi, noise_phi])
     all_z = np.concatenate([z, noise_z])
     energy = config.energy_scale * np.concatenate([deposit, noise_deposit])
-    particle_id = np.concatenate(
-        [particle_index + 1, np.zeros(num_noise, dtype=np.int64)])
-    pid = np.concatenate([
-        pid_labels(particles.pdg)[particle_index],
-        np.zeros(num_noise, dtype=np.int64)
-    ])
-    hit_pt = np.concatenate([pt[particle_index], np.zeros(num_noise)])
-    hit_eta = np.concatenate([eta[particle_index], np.zeros(num_noise)])
-    noise_label = np.concatenate([
-        pt[particle_index] < config.noise_pt_threshold,
-        np.ones(num_noise, dtype=bool)
-    ])
+    hit_particle = np.concatenate(
+        [particle_index, np.full(num_noise, -1, dtype=np.int64)])
 
-    # 6. Fixed order: by layer, then azimuth.
-    order = np.lexsort((all_phi, all_layer))
-    r = radii[all_layer]
-    pos = np.stack([r * np.cos(all_phi), r * np.sin(all_phi), all_z], axis=1)
+    # 5. Optional merging of hits the readout cannot separate.
+    if config.merge_hits:
+        group, all_layer, all_phi, all_z, energy = merge_close_hits(
+            all_layer, all_phi, all_z, energy, radii, config.pad_width,
+            config.time_bin)
+        keep = largest_in_group(group, np.concatenate([deposit,
+                                                        noise_deposit]),
+                                all_layer.shape[0])
+        hit_particle = hit_particle[keep]
+
+    return _build_event(particles, geometry, config, all_layer, all_phi,
+                        all_z, energy, hit_particle)
+
+
+def _build_event(particles: ParticleTable, geometry: TPCGeometry,
+                 config: SimulationConfig, layer: np.ndarray,
+                 phi: np.ndarray, z: np.ndarray, energy: np.ndarray,
+                 hit_particle: np.ndarray) -> Data:
+    # Per-hit truth; hit_particle is -1 for noise, and particle_id counts
+    # from 1 so that 0 means noise.
+    is_track = hit_particle >= 0
+    source = np.where(is_track, hit_particle, 0)
+
+    def per_hit(values: np.ndarray, fill: float = 0.0) -> np.ndarray:
+        if values.shape[0] == 0:
+            return np.full(hit_particle.shape[0], fill)
+        return np.where(is_track, values[source], fill)
+
+    pt = particles.pt
+    vertex_r = np.hypot(particles.vx, particles.vy)
+    particle_id = hit_particle + 1
+    num_hits = np.bincount(hit_particle[is_track], minlength=len(particles))
+
+    order = np.lexsort((phi, layer))
+    r = geometry.layer_radii[layer]
+    pos = np.stack([r * np.cos(phi), r * np.sin(phi), z], axis=1)
+
+    def tensor(values: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(values[order])).to(dtype)
 
     return Data(
-        pos=torch.from_numpy(pos[order]).float(),
-        energy=torch.from_numpy(energy[order]).float(),
-        layer=torch.from_numpy(all_layer[order]).long(),
-        particle_id=torch.from_numpy(particle_id[order]).long(),
-        pid_label=torch.from_numpy(pid[order]).long(),
-        noise_label=torch.from_numpy(noise_label[order]),
-        particle_pt=torch.from_numpy(hit_pt[order]).float(),
-        particle_eta=torch.from_numpy(hit_eta[order]).float(),
-        particles=torch.from_numpy(particles.to_array()),
+        pos=tensor(pos, torch.float32),
+        energy=tensor(energy, torch.float32),
+        layer=tensor(layer, torch.long),
+        particle_id=tensor(particle_id, torch.long),
+        pid_label=tensor(per_hit(pid_labels(particles.pdg)), torch.long),
+        noise_label=tensor(
+            ~is_track | (per_hit(pt, np.inf) < config.noise_pt_threshold),
+            torch.bool),
+        particle_pt=tensor(per_hit(pt), torch.float32),
+        particle_eta=tensor(per_hit(particles.eta), torch.float32),
+        particle_vertex_r=tensor(per_hit(vertex_r), torch.float32),
+        particle_charge=tensor(per_hit(particles.charge), torch.float32),
+        is_primary=tensor(per_hit(particles.is_primary, False), torch.bool),
+        particles=torch.from_numpy(particles.to_array(num_hits)),
         num_nodes=int(order.shape[0]),
     )
 
@@ -244,7 +228,8 @@ def simulate_events(
     geometry: TPCGeometry | None = None,
     first_event: int = 0,
 ) -> list[Data]:
-    r"""Generate p+p events with PYTHIA 8 and simulate their TPC hits.
+    r"""Generate events with the configured source and simulate their TPC
+    hits.
 
     Event :obj:`i` depends only on (:obj:`seed`, :obj:`i`), the config and the
     geometry, so a run can be split into chunks with :obj:`first_event`.
@@ -265,19 +250,17 @@ def simulate_events(
     if num_events < 0:
         raise ValueError(f"Expected a non-negative num_events, got "
                          f"{num_events}")
+    if first_event < 0:
+        raise ValueError(f"Expected a non-negative first_event, got "
+                         f"{first_event}")
     config = config or SimulationConfig()
     geometry = geometry or TPCGeometry()
-    generator = PythiaEventGenerator(
-        seed=seed,
-        energy=config.energy,
-        processes=config.processes,
-        vertex_sigma_z=config.vertex_sigma_z,
-    )
+    source = make_event_source(config, seed)
 
     start = time.perf_counter()
     events = []
     for index in range(first_event, first_event + num_events):
-        particles = generator.generate(index)
+        particles = source.generate(index)
         rng = np.random.default_rng([seed, index, _DETECTOR_STREAM])
         events.append(simulate_event(particles, geometry, config, rng))
     seconds = time.perf_counter() - start
