@@ -24,7 +24,10 @@ commands:
   benchmark   simulate events, pretrain the backbone, train every tracker in
               'trackers', evaluate them on the same test events, and write
               benchmark.json, report.md and plots to out_dir
-  simulate    generate and cache simulated events and print their summary
+  simulate    simulate num_events events into data.root (only the chunks not
+              yet there, in data.num_workers processes) and print their
+              summary: hits and tracks per event, noise fraction, PID mix,
+              hit radius range and layers populated
 
 Overrides use hydra syntax, e.g. `fm4npp-geo benchmark out_dir=runs/a data.num_test=50`.
 Add --cfg to print the composed config without running.
@@ -62,20 +65,43 @@ def _benchmark(cfg: DictConfig) -> int:
     return 0
 
 
-def _simulate(cfg: DictConfig) -> int:
-    from fm4npp_geo.benchmark.runner import count_tracks
-    from fm4npp_geo.data import TPCSimDataset
+def _whole_number(value: object, name: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be a whole number >= {minimum}, got {value!r}")
+    return value
 
-    dataset = TPCSimDataset(root=cfg.data.root, num_events=int(cfg.num_events), seed=int(cfg.data.seed))
-    events = [dataset[i] for i in range(len(dataset))]
-    hits = [event.num_nodes for event in events]
-    tracks = [count_tracks(event) for event in events]
-    noise = sum(int((event.particle_id == 0).sum()) for event in events)
-    sys.stdout.write(
-        f"{len(dataset)} events in {cfg.data.root}: {sum(hits) / max(1, len(hits)):.1f} hits/event, "
-        f"{sum(tracks) / max(1, len(tracks)):.1f} tracks/event, noise fraction "
-        f"{noise / max(1, sum(hits)):.3f}\n"
+
+def _simulate(cfg: DictConfig) -> int:
+    from tqdm.auto import tqdm
+
+    from fm4npp_geo.data import SimulationConfig, TPCSimDataset
+    from fm4npp_geo.data.summary import format_summary, summarize_events
+
+    try:
+        num_events = _whole_number(cfg.num_events, "num_events", 1)
+        seed = _whole_number(cfg.data.seed, "data.seed", 0)
+        chunk_size = _whole_number(cfg.data.chunk_size, "data.chunk_size", 1)
+        num_workers = _whole_number(cfg.data.num_workers, "data.num_workers", 0)
+        config = SimulationConfig.from_dict(OmegaConf.to_container(cfg.data.simulation, resolve=True))
+    except (ValueError, TypeError) as error:
+        sys.stderr.write(f"fm4npp-geo simulate: invalid configuration: {error}\n")
+        return 2
+
+    progress = bool(cfg.progress)
+    dataset = TPCSimDataset(
+        root=cfg.data.root,
+        num_events=num_events,
+        seed=seed,
+        config=config,
+        num_workers=num_workers,
+        chunk_size=chunk_size,
+        progress=progress,
     )
+    # Events are read back one at a time, so the summary of a dataset larger
+    # than memory keeps at most two chunks in memory.
+    events = (dataset[i] for i in range(len(dataset)))
+    summary = summarize_events(tqdm(events, total=len(dataset), desc="summarize", unit="event", disable=not progress))
+    sys.stdout.write(f"{len(dataset)} events in {dataset.processed_dir}\n{format_summary(summary)}\n")
     return 0
 
 

@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 from fm4npp_geo.benchmark.plots import plot_efficiency_curves, plot_event_display
 from fm4npp_geo.benchmark.report import format_table, write_record
 from fm4npp_geo.data import TPCSimDataset
+from fm4npp_geo.data.summary import count_tracks
 from fm4npp_geo.metrics import TrackingEvaluator
 from fm4npp_geo.tasks.protocol import TrackFinder
 from fm4npp_geo.training import pretrain_backbone
@@ -27,15 +28,6 @@ logger = logging.getLogger(__name__)
 
 PT_BINS = (0.06, 0.1, 0.15, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
 ETA_BINS = tuple(x / 10 for x in range(-12, 13, 2))
-
-
-def count_tracks(event: Data, min_hits: int = 3) -> int:
-    """Return the number of non-noise particles with at least ``min_hits`` hits."""
-    particle = event.particle_id[event.particle_id != 0]
-    if particle.numel() == 0:
-        return 0
-    _, counts = torch.unique(particle, return_counts=True)
-    return int((counts >= min_hits).sum())
 
 
 def split_sizes(data_cfg: DictConfig) -> dict[str, int]:
@@ -105,7 +97,15 @@ def run_benchmark(cfg: DictConfig) -> dict[str, Any]:
 
     # 1. Events: generated once and cached under data.root.
     logger.info("loading or simulating %d events under %s", sum(sizes.values()), cfg.data.root)
-    dataset = TPCSimDataset(root=cfg.data.root, num_events=sum(sizes.values()), seed=int(cfg.data.seed))
+    dataset = TPCSimDataset(
+        root=cfg.data.root,
+        num_events=sum(sizes.values()),
+        seed=int(cfg.data.seed),
+        config=OmegaConf.to_container(cfg.data.simulation, resolve=True) if "simulation" in cfg.data else None,
+        num_workers=int(cfg.data.get("num_workers", 1)),
+        chunk_size=int(cfg.data.get("chunk_size", 1000)),
+        progress=progress,
+    )
     events = [dataset[i] for i in range(len(dataset))]
     splits = split_events(events, sizes)
 

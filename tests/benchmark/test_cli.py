@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import pytest
 
@@ -90,3 +91,54 @@ def test_no_command_is_usage_error(capsys):
 def test_help(capsys, argv):
     assert main(argv) == 0
     assert "usage: fm4npp-geo" in capsys.readouterr().out
+
+
+SIMULATE_TINY = ["num_events=3", "data.chunk_size=2", "progress=false"]
+
+
+def test_simulate_prints_summary(tmp_path, capsys):
+    root = tmp_path / "data"
+    assert main(["simulate", f"data.root={root}", *SIMULATE_TINY]) == 0
+    printed = capsys.readouterr().out
+
+    lines = printed.splitlines()
+    assert lines[0].startswith(f"3 events in {root}")
+    assert lines[1] == "events:            3"
+    for label in ("hits/event:", "tracks/event:", "noise fraction:", "PID mix of hits:", "hit radius:"):
+        assert any(line.startswith(label) for line in lines), label
+    assert "layers populated:" in lines[-1]
+    folder = lines[0].split(" in ", 1)[1]
+    chunks = sorted(path for path in Path(folder).iterdir() if path.name.startswith("chunk"))
+    assert [path.name for path in chunks] == ["chunk_0_1.pt", "chunk_2_2.pt"]
+
+    assert main(["simulate", f"data.root={root}", *SIMULATE_TINY]) == 0
+    assert capsys.readouterr().out == printed
+
+
+def test_simulate_passes_simulation_overrides(tmp_path, capsys):
+    root = tmp_path / "data"
+    overrides = [f"data.root={root}", "num_events=1", "progress=false"]
+    assert main(["simulate", *overrides]) == 0
+    default_folder = capsys.readouterr().out.splitlines()[0].split(" in ", 1)[1]
+    assert main(["simulate", *overrides, "+data.simulation.noise_rate=0.0"]) == 0
+    quiet_folder = capsys.readouterr().out.splitlines()[0].split(" in ", 1)[1]
+
+    assert quiet_folder != default_folder
+
+
+@pytest.mark.parametrize(
+    "override,message",
+    [
+        ("+data.simulation.noise_rate=-1", "non-negative 'noise_rate', got -1"),
+        ("+data.simulation.noise_rat=1", "Unknown simulation settings ['noise_rat']"),
+        ("num_events=0", "num_events must be a whole number >= 1, got 0"),
+        ("data.chunk_size=0", "data.chunk_size must be a whole number >= 1, got 0"),
+        ("data.num_workers=-1", "data.num_workers must be a whole number >= 0, got -1"),
+    ],
+)
+def test_simulate_rejects_bad_config(tmp_path, capsys, override, message):
+    assert main(["simulate", f"data.root={tmp_path}", override]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("fm4npp-geo simulate: invalid configuration:")
+    assert message in error
+    assert not (tmp_path / "processed").exists()
