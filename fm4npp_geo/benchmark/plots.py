@@ -12,6 +12,8 @@ import numpy as np  # noqa: E402
 from torch import Tensor  # noqa: E402
 from torch_geometric.data import Data  # noqa: E402
 
+from fm4npp_geo.data.display import plot_event  # noqa: E402
+
 
 def plot_efficiency_curves(curves: dict[str, dict[str, dict]], path: str | Path) -> Path:
     """Plot efficiency vs pT and vs eta for every model on one figure.
@@ -49,31 +51,12 @@ def plot_efficiency_curves(curves: dict[str, dict[str, dict]], path: str | Path)
     return path
 
 
-def _scatter_tracks(axis, pos: np.ndarray, labels: np.ndarray, noise_label: int, title: str) -> None:
-    noise = labels == noise_label
-    axis.scatter(pos[noise, 0], pos[noise, 1], s=2, c="lightgrey")
-    track_labels = labels[~noise]
-    _, colour_index = np.unique(track_labels, return_inverse=True)
-    axis.scatter(pos[~noise, 0], pos[~noise, 1], s=3, c=colour_index % 20, cmap="tab20")
-    axis.set_title(title)
-    axis.set_xlabel("x [cm]")
-    axis.set_ylabel("y [cm]")
-    axis.set_aspect("equal")
-
-
 def plot_event_display(event: Data, predictions: dict[str, Tensor], path: str | Path) -> Path:
-    """Draw the x-y view of one event: truth particles and each model's tracks.
+    """Draw one event in x-y and r-z: truth particles and each model's tracks.
 
-    Noise (truth) and unassigned hits (predictions) are grey.
+    Noise (truth) and unassigned hits (predictions) are grey; see
+    :func:`~fm4npp_geo.data.display.plot_event`.
     """
-    pos = event.pos.cpu().numpy()
-    panels = [("truth", event.particle_id.cpu().numpy(), 0)]
-    panels += [(name, labels.cpu().numpy(), -1) for name, labels in predictions.items()]
-    figure, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.2))
-    for axis, (title, labels, noise_label) in zip(np.atleast_1d(axes), panels):
-        _scatter_tracks(axis, pos, labels, noise_label, title)
-    figure.tight_layout()
     path = Path(path)
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    plot_event(event, predictions, path=path)
     return path

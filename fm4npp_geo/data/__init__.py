@@ -1,6 +1,7 @@
 """Detector geometry, event simulation, file readers and datasets."""
 
 from fm4npp_geo.data.dataset import TPCSimDataset
+from fm4npp_geo.data.display import plot_event
 from fm4npp_geo.data.geometry import TPCGeometry
 from fm4npp_geo.data.particles import ParticleTable
 from fm4npp_geo.data.pythia import PythiaEventGenerator
@@ -8,6 +9,11 @@ from fm4npp_geo.data.simulation import (
     SimulationConfig,
     simulate_event,
     simulate_events,
+)
+from fm4npp_geo.data.summary import (
+    count_tracks,
+    format_summary,
+    summarize_events,
 )
 from fm4npp_geo.data.trackml import read_trackml_event
 
@@ -19,5 +25,9 @@ __all__ = [
     'simulate_events',
     'PythiaEventGenerator',
     'TPCSimDataset',
+    'summarize_events',
+    'format_summary',
+    'count_tracks',
+    'plot_event',
     'read_trackml_event',
 ]
