@@ -55,20 +55,26 @@ def _check_inputs(vertex: np.ndarray, momentum: np.ndarray,
 
 def _scatter(direction: np.ndarray, theta0: np.ndarray,
              rng: np.random.Generator) -> np.ndarray:
-    # Deflect unit vectors by two independent Gaussian projected angles of
-    # width theta0 in the planes of two unit vectors normal to them.
-    normal = rng.standard_normal((2, direction.shape[0])) * theta0
-    dx, dy, dz = direction.T
+    # Deflect unit vectors d by two independent Gaussian projected angles of
+    # width theta0 along e1 = z x d / |z x d| and e2 = d x e1, written out by
+    # component because this runs once per step. A particle moving along z
+    # uses e1 = x and e2 = d x x instead.
+    angle1, angle2 = rng.standard_normal((2, direction.shape[0])) * theta0
+    dx, dy, dz = direction[:, 0], direction[:, 1], direction[:, 2]
     transverse = np.hypot(dx, dy)
-    safe = np.where(transverse > 1e-12, transverse, 1.0)
-    # e1 = z x d / |z x d|; along x for a particle moving along z.
-    e1 = np.where(transverse[:, None] > 1e-12,
-                  np.stack([-dy / safe, dx / safe,
-                            np.zeros_like(dx)], axis=1),
-                  np.array([[1.0, 0.0, 0.0]]))
-    e2 = np.cross(direction, e1)
-    bent = direction + normal[0, :, None] * e1 + normal[1, :, None] * e2
-    return bent / np.linalg.norm(bent, axis=1, keepdims=True)
+    along_z = transverse < 1e-12
+    safe = np.where(along_z, 1.0, transverse)
+    e1x = np.where(along_z, 1.0, -dy / safe)
+    e1y = np.where(along_z, 0.0, dx / safe)
+    e2x = np.where(along_z, 0.0, -dz * dx / safe)
+    e2y = np.where(along_z, dz, -dz * dy / safe)
+    e2z = np.where(along_z, -dy, transverse)
+    bent = np.stack([
+        dx + angle1 * e1x + angle2 * e2x,
+        dy + angle1 * e1y + angle2 * e2y,
+        dz + angle2 * e2z,
+    ], axis=1)
+    return bent / np.sqrt(np.sum(bent * bent, axis=1, keepdims=True))
 
 
 def transport(
