@@ -12,7 +12,7 @@ import numpy as np
 from torch import Tensor
 from torch_geometric.data import Data
 
-from fm4npp_geo.data.particles import PID_CLASSES
+from fm4npp_geo.data.particles import PARTICLE_COLUMNS, PID_CLASSES
 from fm4npp_geo.data.trackml import TRACKML_LAYERS
 from fm4npp_geo.fileio import atomic_open
 
@@ -79,6 +79,25 @@ def _per_particle(particle_id: np.ndarray, values: np.ndarray,
     return value
 
 
+_COLUMN = {name: index for index, name in enumerate(PARTICLE_COLUMNS)}
+
+
+def _particle_table(data: Data, particles: np.ndarray) -> np.ndarray | None:
+    # The simulation's per-event particle table, whose row i is particle
+    # i + 1, or None when the event has none.
+    if 'particles' not in data:
+        return None
+    table = _numpy(data, 'particles').astype(np.float64)
+    if table.ndim != 2 or table.shape[1] != len(PARTICLE_COLUMNS):
+        raise ValueError(f"Expected 'particles' of shape [P, "
+                         f"{len(PARTICLE_COLUMNS)}] with the columns "
+                         f"{list(PARTICLE_COLUMNS)}, got {list(table.shape)}")
+    if particles.size and particles.max() > table.shape[0]:
+        raise ValueError(f"'particle_id' contains {particles.max()}, but "
+                         f"'particles' has only {table.shape[0]} rows")
+    return table
+
+
 def write_trackml_event(data: Data, prefix: str | Path,
                         compress: bool = False) -> list[Path]:
     r"""Write an event as the four TrackML files of :obj:`prefix`.
@@ -91,12 +110,16 @@ def write_trackml_event(data: Data, prefix: str | Path,
     ``data.weight`` (0 when absent). Hit ids are ``data.hit_id`` when
     present, else 1 to N.
 
-    The per-hit attributes fix a particle's pT, eta and PID class only, so
-    the particles file contains stand-ins for the rest: ``px = pT``,
-    ``py = 0``, ``pz = pT sinh(eta)`` (also written as ``tpx, tpy, tpz``),
-    a vertex at the origin, ``q = 0``, and as ``particle_type`` a PDG code
-    of the class (211, 321, 2212, 11, or 0 for other). ``noise_label`` is
-    not written, because the reader derives it from ``particle_id`` and pT.
+    The particles file takes PDG code, vertex, momentum and charge from the
+    event's particle table ``data.particles`` (the columns of
+    :data:`~fm4npp_geo.data.particles.PARTICLE_COLUMNS`, as the simulation
+    writes it) when there is one. Otherwise the per-hit attributes fix a
+    particle's pT, eta and PID class only, and the file contains stand-ins
+    for the rest: ``px = pT``, ``py = 0``, ``pz = pT sinh(eta)`` (also
+    written as ``tpx, tpy, tpz``), a vertex at the origin, ``q = 0``, and as
+    ``particle_type`` a PDG code of the class (211, 321, 2212, 11, or 0 for
+    other). ``noise_label`` is not written, because the reader derives it
+    from ``particle_id`` and pT.
 
     Args:
         data (Data): The event, with ``pos``, ``energy``, ``layer``,
@@ -183,13 +206,24 @@ def write_trackml_event(data: Data, prefix: str | Path,
                          f"{sorted(unknown)}; expected 0 to 4")
     pt = per_particle['particle_pt'].astype(np.float64)
     pz = pt * np.sinh(per_particle['particle_eta'].astype(np.float64))
+    table = _particle_table(data, particles)
     momentum = {0: (0.0, 0.0, 0.0)}
     particle_rows = []
     for i, particle in enumerate(particles.tolist()):
-        momentum[particle] = (float(pt[i]), 0.0, float(pz[i]))
-        pdg = _CLASS_TO_PDG.get(int(per_particle['pid_label'][i]), 0)
-        particle_rows.append((particle, pdg, 0.0, 0.0, 0.0,
-                              *momentum[particle], 0, int(nhits[i])))
+        if table is None:
+            pdg = _CLASS_TO_PDG.get(int(per_particle['pid_label'][i]), 0)
+            vertex, charge = (0.0, 0.0, 0.0), 0
+            momentum[particle] = (float(pt[i]), 0.0, float(pz[i]))
+        else:
+            row = table[particle - 1]
+            pdg = int(row[_COLUMN['pdg']])
+            vertex = tuple(float(row[_COLUMN[name]]) * _CM_TO_MM
+                           for name in ('vx', 'vy', 'vz'))
+            charge = int(row[_COLUMN['charge']])
+            momentum[particle] = tuple(float(row[_COLUMN[name]])
+                                       for name in ('px', 'py', 'pz'))
+        particle_rows.append((particle, pdg, *vertex, *momentum[particle],
+                              charge, int(nhits[i])))
 
     # 3. Per-hit rows.
     hit_rows, cell_rows, truth_rows = [], [], []

@@ -4,10 +4,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from torch_geometric.data import Data
 
-from fm4npp_geo.data import read_trackml_event
+from fm4npp_geo.data import (
+    SimulationConfig,
+    read_trackml_event,
+    simulate_events,
+)
 from fm4npp_geo.data.trackml import TRACKML_LAYERS
 from fm4npp_geo.data.trackml_dataset import TrackMLDataset, find_trackml_events
 from fm4npp_geo.data.trackml_submission import (
@@ -453,3 +456,22 @@ def test_read_submission_short_row(tmp_path):
     with pytest.raises(ValueError, match=r"'.*submission.csv' line 3 has 2 "
                        r"fields and lacks column\(s\) \['track_id'\]"):
         read_trackml_submission(path)
+
+
+def test_writer_uses_simulated_particle_table(tmp_path):
+    config = SimulationConfig(source='gun', noise_rate=5.0,
+                              gun={'species': [211, -321],
+                                   'num_particles': 3})
+    event = simulate_events(1, seed=4, config=config)[0]
+    write_trackml_event(event, tmp_path / 'event1')
+    read = read_trackml_event(tmp_path / 'event1')
+    lines = (tmp_path / 'event1-particles.csv').read_text().splitlines()[1:]
+    rows = [line.split(',') for line in lines]
+
+    assert torch.equal(read.particle_id, event.particle_id)
+    assert torch.allclose(read.particle_pt, event.particle_pt, rtol=1e-6)
+    assert torch.equal(read.pid_label, event.pid_label)
+    for row, particle in zip(rows, event.particles):
+        assert int(row[1]) == int(particle[1])  # PDG code
+        assert float(row[5]) == float(particle[4])  # px in GeV
+        assert int(row[8]) == int(particle[2])  # charge
