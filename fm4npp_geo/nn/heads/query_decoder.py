@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
+from torch_geometric.utils import to_dense_batch
+
+from fm4npp_geo.nn.heads.layer_mix import LayerMix
 
 
 @dataclass
@@ -184,3 +187,34 @@ def assign_hits(prediction: QueryPrediction, padding: Tensor,
     labels = torch.where((best_score >= min_score) & ~padding, best_query,
                          torch.full_like(best_query, -1))
     return labels
+
+
+class QueryTrackHead(nn.Module):
+    r"""Track-finding adapter of FM4NPP: :class:`LayerMix` of the backbone's
+    block outputs followed by a :class:`QueryTrackDecoder`.
+
+    Args:
+        num_blocks (int): Backbone blocks to mix.
+        in_channels (int): Backbone width.
+        hidden_channels (int, optional): Width of the mix and the decoder.
+            (default: :obj:`64`)
+        **decoder_kwargs: Further arguments of :class:`QueryTrackDecoder`.
+
+    Shapes:
+        - **input:** stacked block outputs :math:`(L, |V|, D)` and the event
+          index of each hit :math:`(|V|,)`
+        - **output:** the decoder's predictions for the events padded to
+          :obj:`[B, L_max]`, and the padding mask :obj:`[B, L_max]`
+    """
+
+    def __init__(self, num_blocks: int, in_channels: int,
+                 hidden_channels: int = 64, **decoder_kwargs) -> None:
+        super().__init__()
+        self.mix = LayerMix(num_blocks, in_channels, hidden_channels)
+        self.decoder = QueryTrackDecoder(hidden_channels, hidden_channels,
+                                         **decoder_kwargs)
+
+    def forward(self, layers: Tensor,
+                batch: Tensor) -> tuple[list[QueryPrediction], Tensor]:
+        dense, mask = to_dense_batch(self.mix(layers), batch)
+        return self.decoder(dense, ~mask), ~mask
