@@ -1,9 +1,8 @@
-"""Radius graph in the learned embedding space and its edge-level quality."""
+"""Radius graph with a neighbour cap in the learned embedding space."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
@@ -11,9 +10,15 @@ import torch
 from scipy.spatial import cKDTree
 from torch import Tensor
 
-from baselines.exatrkx.truth import edge_truth
+try:
+    import torch_cluster
+except ImportError:
+    torch_cluster = None
 
 logger = logging.getLogger(__name__)
+
+#: Backends of :func:`build_radius_graph`.
+BACKENDS = ("auto", "torch_cluster", "kdtree", "brute_force")
 
 # Maximum number of pairwise distances the brute-force search computes per
 # block of query hits (64 MB in float32).
@@ -46,7 +51,8 @@ def build_radius_graph(
     becomes one edge when either hit keeps the other. An edge points from the
     hit with the smaller transverse radius (from :obj:`pos`) to the larger
     one, and from the smaller index to the larger one on a tie or without
-    :obj:`pos`.
+    :obj:`pos`. Hits whose neighbour list was cut are counted and returned,
+    so a caller can report how many edges the cap may have dropped.
 
     Args:
         embedding (torch.Tensor): Embedded hits.
@@ -55,11 +61,13 @@ def build_radius_graph(
             hit keeps. (default: :obj:`32`)
         pos (torch.Tensor, optional): Hit positions :math:`(x, y, z)` in cm,
             used to orient the edges. (default: :obj:`None`)
-        backend (str, optional): :obj:`"kdtree"` (SciPy, CPU),
-            :obj:`"brute_force"` (blocked pairwise distances on the device of
-            :obj:`embedding`) or :obj:`"auto"` (k-d tree for CPU tensors,
-            brute force otherwise). Both give the same edges up to ties in
-            distance at the neighbour cap. (default: :obj:`"auto"`)
+        backend (str, optional): :obj:`"torch_cluster"` (its k-nearest
+            neighbour search, CPU or GPU), :obj:`"kdtree"` (SciPy, CPU),
+            :obj:`"brute_force"` (blocked :func:`torch.cdist` on the device of
+            :obj:`embedding`) or :obj:`"auto"` (``torch_cluster`` when it is
+            installed, else the k-d tree for CPU tensors and brute force
+            otherwise). All give the same edges up to ties in distance at the
+            neighbour cap. (default: :obj:`"auto"`)
 
     Shapes:
         - **input:** embedding :math:`(|V|, D)`, pos :math:`(|V|, 3)`
@@ -69,9 +77,6 @@ def build_radius_graph(
         The edges, sorted by source and then target, and the number of hits
         whose neighbour list was cut at :obj:`max_num_neighbors`.
     """
-    # NOTE: torch_cluster.radius_graph is not used even when it is installed,
-    # because it keeps an arbitrary subset of the neighbours above its cap
-    # (documented as picked randomly), while this function keeps the nearest.
     if embedding.dim() != 2:
         raise ValueError(
             f"Expected 'embedding' of shape [num_hits, dim], got "
@@ -88,13 +93,7 @@ def build_radius_graph(
             f"Expected 'pos' of shape [{embedding.size(0)}, 3], got "
             f"{list(pos.shape)}"
         )
-    if backend == "auto":
-        backend = "kdtree" if embedding.device.type == "cpu" else "brute_force"
-    if backend not in ("kdtree", "brute_force"):
-        raise ValueError(
-            f"Expected 'backend' to be 'auto', 'kdtree' or 'brute_force', "
-            f"got '{backend}'"
-        )
+    backend = _resolve_backend(backend, embedding.device)
 
     device = embedding.device
     num_hits = embedding.size(0)
@@ -103,7 +102,11 @@ def build_radius_graph(
         return RadiusGraph(empty, 0)
 
     embedding = embedding.detach()
-    if backend == "kdtree":
+    if backend == "torch_cluster":
+        source, target, capped = _neighbours_torch_cluster(
+            embedding, r, max_num_neighbors
+        )
+    elif backend == "kdtree":
         source, target, capped = _neighbours_kdtree(embedding, r, max_num_neighbors)
         source, target, capped = (
             source.to(device),
@@ -125,6 +128,51 @@ def build_radius_graph(
         max_num_neighbors,
     )
     return RadiusGraph(edge_index, num_capped_hits)
+
+
+def _resolve_backend(backend: str, device: torch.device) -> str:
+    if backend not in BACKENDS:
+        raise ValueError(f"Expected 'backend' in {BACKENDS}, got '{backend}'")
+    if backend == "torch_cluster" and torch_cluster is None:
+        raise ImportError(
+            "The 'torch_cluster' backend needs the torch-cluster package; "
+            "install it with `pip install torch-cluster` or use backend='auto'"
+        )
+    if backend != "auto":
+        return backend
+    if torch_cluster is not None:
+        return "torch_cluster"
+    return "kdtree" if device.type == "cpu" else "brute_force"
+
+
+def _neighbours_torch_cluster(
+    embedding: Tensor, r: float, max_num_neighbors: int
+) -> tuple[Tensor, Tensor, Tensor]:
+    # torch_cluster.radius_graph keeps an arbitrary subset of the neighbours
+    # above its cap, so the k nearest neighbours are searched instead and cut
+    # at the radius, as the other backends do. Two extra slots hold the query
+    # hit itself and tell a hit with exactly max_num_neighbors neighbours from
+    # one with more.
+    num_hits = embedding.size(0)
+    points = embedding.float().contiguous()
+    k = min(max_num_neighbors + 2, num_hits)
+    query, neighbour = torch_cluster.knn(points, points, k)
+    distance = (points[query] - points[neighbour]).norm(dim=-1)
+    valid = (query != neighbour) & (distance < r)
+    query, neighbour, distance = query[valid], neighbour[valid], distance[valid]
+
+    # Rank each hit's neighbours by distance: sort by distance, then stably
+    # by query hit, and count the position inside each query's run.
+    by_distance = torch.sort(distance, stable=True).indices
+    by_query = torch.sort(query[by_distance], stable=True).indices
+    order = by_distance[by_query]
+    query, neighbour = query[order], neighbour[order]
+    count = torch.bincount(query, minlength=num_hits)
+    first = torch.cumsum(count, dim=0) - count
+    rank = torch.arange(query.numel(), device=query.device) - first[query]
+
+    keep = rank < max_num_neighbors
+    return query[keep], neighbour[keep], count > max_num_neighbors
 
 
 def _neighbours_kdtree(
@@ -201,88 +249,3 @@ def _orient_unique_edges(
     edge_index = torch.stack([low, high], dim=0)
     order = torch.argsort(edge_index[0] * num_hits + edge_index[1])
     return edge_index[:, order]
-
-
-@dataclass(frozen=True)
-class EdgeCounts:
-    """Edge counts behind edge efficiency and purity, summable over events.
-
-    Efficiency is the fraction of truth edges (consecutive hits of a particle,
-    see :func:`~baselines.exatrkx.truth.truth_edges`) that are among the
-    selected edges, in either direction. Purity is the fraction of selected
-    edges whose two hits belong to the same non-noise particle.
-    """
-
-    #: Number of truth edges.
-    num_true: int
-    #: Number of truth edges among the selected edges.
-    num_true_selected: int
-    #: Number of selected edges.
-    num_selected: int
-    #: Number of selected edges joining hits of the same non-noise particle.
-    num_selected_same_particle: int
-
-    def __add__(self, other: EdgeCounts) -> EdgeCounts:
-        return EdgeCounts(
-            self.num_true + other.num_true,
-            self.num_true_selected + other.num_true_selected,
-            self.num_selected + other.num_selected,
-            self.num_selected_same_particle + other.num_selected_same_particle,
-        )
-
-    @property
-    def efficiency(self) -> float:
-        """Fraction of truth edges selected, NaN without truth edges."""
-        if self.num_true == 0:
-            return float("nan")
-        return self.num_true_selected / self.num_true
-
-    @property
-    def purity(self) -> float:
-        """Fraction of selected edges that are true, NaN without edges."""
-        if self.num_selected == 0:
-            return float("nan")
-        return self.num_selected_same_particle / self.num_selected
-
-
-def count_edges(
-    edge_index: Tensor,
-    particle_id: Tensor,
-    true_edge_index: Tensor,
-    edge_mask: Tensor | None = None,
-) -> EdgeCounts:
-    r"""Count the edges behind the edge efficiency and purity of a graph.
-
-    Args:
-        edge_index (torch.Tensor): Candidate edges.
-        particle_id (torch.Tensor): Truth particle of each hit, 0 for noise.
-        true_edge_index (torch.Tensor): Truth edges of the event.
-        edge_mask (torch.Tensor, optional): Selected candidate edges, for
-            example those with a classifier score above a cut. All edges are
-            selected when not given. (default: :obj:`None`)
-
-    Shapes:
-        - **input:** edge_index :math:`(2, |E|)`, particle_id :math:`(|V|)`,
-          true_edge_index :math:`(2, |E_{true}|)`, edge_mask :math:`(|E|)`
-
-    Returns:
-        The edge counts of one event.
-    """
-    if edge_mask is not None:
-        if edge_mask.shape != (edge_index.size(1),):
-            raise ValueError(
-                f"Expected 'edge_mask' of shape [{edge_index.size(1)}], got "
-                f"{list(edge_mask.shape)}"
-            )
-        edge_index = edge_index[:, edge_mask.bool()]
-
-    same_particle = edge_truth(edge_index, particle_id)
-    # Which truth edges are present: label the truth edges against the graph.
-    found = edge_truth(true_edge_index, particle_id, true_edge_index=edge_index)
-
-    return EdgeCounts(
-        num_true=true_edge_index.size(1),
-        num_true_selected=int(found.sum()),
-        num_selected=edge_index.size(1),
-        num_selected_same_particle=int(same_particle.sum()),
-    )

@@ -133,7 +133,27 @@ class InteractionNetwork(nn.Module):
         self.output_network = EdgeMLP(hidden, num_layers)
         self.output_layer = nn.Linear(hidden, 1)
 
-    def forward(self, x: Tensor, edge_index: Tensor, edge_attr: Tensor) -> Tensor:
+    def forward(
+        self,
+        x: Tensor,
+        edge_index: Tensor,
+        edge_attr: Tensor,
+        return_all: bool = False,
+    ) -> Tensor:
+        """Score every edge.
+
+        Args:
+            x (torch.Tensor): Node features.
+            edge_index (torch.Tensor): Edges.
+            edge_attr (torch.Tensor): Edge features.
+            return_all (bool, optional): If set, apply the output network
+                after every iteration and return all of these logits, for a
+                loss on each iteration. (default: :obj:`False`)
+
+        Returns:
+            Logits of shape :math:`(|E|)`, or :math:`(T, |E|)` for
+            :math:`T` iterations with :obj:`return_all`.
+        """
         num_nodes = x.size(0)
         if edge_index.dim() != 2 or edge_index.size(0) != 2:
             raise ValueError(
@@ -150,6 +170,7 @@ class InteractionNetwork(nn.Module):
         h = self.node_encoder(x)  # (|V|, hidden)
         e = self.edge_encoder(edge_attr)  # (|E|, hidden)
 
+        outputs = []
         for _ in range(self.num_iterations):
             e = e + self.edge_network(h, e, edge_index)
 
@@ -157,8 +178,15 @@ class InteractionNetwork(nn.Module):
             outgoing = scatter(e, source, 0, num_nodes, reduce=self.aggregation)
             h = h + self.node_network(torch.cat([h, incoming, outgoing], dim=-1))
 
-        logits = self.output_layer(self.output_network(h, e, edge_index))
-        return logits.squeeze(-1)
+            if return_all:
+                outputs.append(self._classify(h, e, edge_index))
+
+        if return_all:
+            return torch.stack(outputs)  # (T, |E|)
+        return self._classify(h, e, edge_index)
+
+    def _classify(self, h: Tensor, e: Tensor, edge_index: Tensor) -> Tensor:
+        return self.output_layer(self.output_network(h, e, edge_index)).squeeze(-1)
 
     def __repr__(self) -> str:
         return (
@@ -166,6 +194,31 @@ class InteractionNetwork(nn.Module):
             f"hidden={self.hidden}, num_iterations={self.num_iterations}, "
             f"aggregation='{self.aggregation}')"
         )
+
+
+def average_reverse_scores(edge_index: Tensor, scores: Tensor, num_nodes: int) -> Tensor:
+    r"""Average the scores of edges :math:`(i, j)` and :math:`(j, i)`.
+
+    For an undirected graph stored with both directions, the classifier
+    scores each direction separately. Edges whose reverse is present get the
+    mean of both scores, and the others keep their own.
+
+    Shapes:
+        - **input:** edge_index :math:`(2, |E|)`, scores :math:`(|E|)`
+        - **output:** :math:`(|E|)`
+    """
+    if scores.shape != (edge_index.size(1),):
+        raise ValueError(
+            f"Expected 'scores' of shape [{edge_index.size(1)}], got "
+            f"{list(scores.shape)}"
+        )
+    source, target = edge_index
+    low = torch.minimum(source, target)
+    high = torch.maximum(source, target)
+    _, pair = torch.unique(low * num_nodes + high, return_inverse=True)
+    total = scatter(scores, pair, 0, reduce="sum")
+    count = scatter(torch.ones_like(scores), pair, 0, reduce="sum")
+    return (total / count)[pair]
 
 
 def positive_class_weight(graphs: Sequence[Data]) -> float:
@@ -187,6 +240,7 @@ def train_edge_classifier(
     lr: float = 1e-3,
     pos_weight: float | None = None,
     max_grad_norm: float = 1.0,
+    loss_all_iterations: bool = False,
     seed: int = 0,
     device: str | torch.device = "cpu",
     progress: bool = False,
@@ -195,7 +249,9 @@ def train_edge_classifier(
 
     Each step uses one graph. AdamW with a cosine-decayed learning rate visits
     the graphs in a new random order every epoch, and gradients are clipped
-    to norm :obj:`max_grad_norm`.
+    to norm :obj:`max_grad_norm`. True edges weigh :obj:`pos_weight` times
+    more than false ones, and a graph's optional per-edge ``edge_weight``
+    multiplies the loss of each edge.
 
     Args:
         model (InteractionNetwork): The model, trained in place.
@@ -208,6 +264,9 @@ def train_edge_classifier(
             (default: :obj:`None`)
         max_grad_norm (float, optional): Gradient clipping norm.
             (default: :obj:`1.0`)
+        loss_all_iterations (bool, optional): If set, average the loss over
+            the outputs of every message-passing iteration instead of using
+            the last one only. (default: :obj:`False`)
         seed (int, optional): Seed of the graph order. (default: :obj:`0`)
         device (str or torch.device, optional): Training device.
             (default: :obj:`"cpu"`)
@@ -240,9 +299,15 @@ def train_edge_classifier(
         losses = []
         for i in torch.randperm(len(graphs), generator=generator).tolist():
             graph = graphs[i].to(device)
-            logits = model(graph.x, graph.edge_index, graph.edge_attr)
+            logits = model(
+                graph.x, graph.edge_index, graph.edge_attr, loss_all_iterations
+            )
+            target = graph.edge_y.float().expand_as(logits)
+            edge_weight = graph.get("edge_weight")
+            if edge_weight is not None:
+                edge_weight = edge_weight.float().expand_as(logits)
             loss = F.binary_cross_entropy_with_logits(
-                logits, graph.edge_y.float(), pos_weight=weight
+                logits, target, weight=edge_weight, pos_weight=weight
             )
 
             optimizer.zero_grad()

@@ -84,39 +84,52 @@ def hinge_loss(
     y: Tensor,
     margin: float,
     positive_weight: float = 1.0,
+    weight: Tensor | None = None,
 ) -> Tensor:
     r"""Compute the hinge loss on squared embedding distances of hit pairs.
 
-    With :math:`d_{ij} = \lVert e_i - e_j \rVert_2^2` and margin :math:`m`,
+    With :math:`d_{ij} = \lVert e_i - e_j \rVert_2^2`, margin :math:`m` and
+    pair weights :math:`w_{ij}` (all 1 by default),
 
     .. math::
-        \mathcal{L} = w \cdot \mathrm{mean}_{y_{ij} = 1}\, d_{ij}
-        + \mathrm{mean}_{y_{ij} = 0} \max(0, m^2 - d_{ij}),
+        \mathcal{L} = w_+ \frac{\sum_{y_{ij} = 1} w_{ij} d_{ij}}
+        {\sum_{y_{ij} = 1} w_{ij}}
+        + \frac{\sum_{y_{ij} = 0} w_{ij} \max(0, m^2 - d_{ij})}
+        {\sum_{y_{ij} = 0} w_{ij}},
 
-    where a mean over no pairs counts as zero.
+    where a term over no pairs, or over pairs of total weight 0, counts as
+    zero.
 
     Args:
         embedding (torch.Tensor): Embedded hits.
         edge_index (torch.Tensor): Hit pairs.
         y (torch.Tensor): Whether each pair belongs to the same particle.
         margin (float): Distance :math:`m` beyond which negatives cost nothing.
-        positive_weight (float, optional): Weight :math:`w` of the positive
+        positive_weight (float, optional): Weight :math:`w_+` of the positive
             term. (default: :obj:`1.0`)
+        weight (torch.Tensor, optional): Non-negative weight of each pair.
+            (default: :obj:`None`)
 
     Shapes:
         - **input:** embedding :math:`(|V|, D)`, edge_index :math:`(2, |E|)`,
-          y :math:`(|E|)`
+          y :math:`(|E|)`, weight :math:`(|E|)`
         - **output:** scalar
     """
     source, target = edge_index
     squared_distance = (embedding[source] - embedding[target]).pow(2).sum(dim=-1)
     y = y.bool()
+    if weight is None:
+        weight = torch.ones_like(squared_distance)
 
     loss = embedding.new_zeros(())
-    if y.any():
-        loss = loss + positive_weight * squared_distance[y].mean()
-    if (~y).any():
-        loss = loss + F.relu(margin**2 - squared_distance[~y]).mean()
+    positive_total = weight[y].sum()
+    if positive_total > 0:
+        positive = (weight[y] * squared_distance[y]).sum() / positive_total
+        loss = loss + positive_weight * positive
+    negative_total = weight[~y].sum()
+    if negative_total > 0:
+        hinge = F.relu(margin**2 - squared_distance[~y])
+        loss = loss + (weight[~y] * hinge).sum() / negative_total
     return loss
 
 
@@ -159,6 +172,24 @@ def sample_training_pairs(
     return edge_index, edge_truth(edge_index, particle_id.to(device))
 
 
+def pair_weights(
+    edge_index: Tensor, y: Tensor, target_hit: Tensor, non_target_weight: float
+) -> Tensor:
+    """Weigh positive pairs of non-target particles by :obj:`non_target_weight`.
+
+    Negative pairs and positive pairs of target particles weigh 1.
+
+    Shapes:
+        - **input:** edge_index :math:`(2, |E|)`, y :math:`(|E|)`,
+          target_hit :math:`(|V|)`
+        - **output:** :math:`(|E|)`
+    """
+    weight = torch.ones(y.shape, device=y.device)
+    non_target = y.bool() & ~target_hit[edge_index[0]].to(y.device)
+    weight[non_target] = non_target_weight
+    return weight
+
+
 def train_metric_learning(
     model: EmbeddingMLP,
     events: Sequence[Data],
@@ -168,20 +199,25 @@ def train_metric_learning(
     knn: int = 20,
     random_pairs_per_hit: float = 2.0,
     positive_weight: float = 2.0,
+    non_target_weight: float = 1.0,
     seed: int = 0,
     device: str | torch.device = "cpu",
     progress: bool = False,
 ) -> dict[str, float]:
     """Train an :class:`EmbeddingMLP` with the hinge loss of :func:`hinge_loss`.
 
-    Each step uses one event, its pairs drawn by :func:`sample_training_pairs`.
-    Adam with a cosine-decayed learning rate visits the events in a new random
-    order every epoch.
+    Each step uses one event, its pairs drawn by :func:`sample_training_pairs`
+    and weighed by :func:`pair_weights`. Adam with a cosine-decayed learning
+    rate visits the events in a new random order every epoch.
 
     Args:
         model (EmbeddingMLP): The model, trained in place.
         events (Sequence[Data]): Events with model inputs ``x``, hit positions
-            ``pos`` in cm and ``particle_id`` (0 for noise).
+            ``pos`` in cm and ``particle_id`` (0 for noise). Optional
+            ``true_edge_index`` gives the truth edges (by default
+            :func:`~baselines.exatrkx.truth.truth_edges` by radius) and
+            optional boolean ``target_hit`` the hits of target particles (by
+            default every non-noise hit).
         epochs (int, optional): Passes over the events. (default: :obj:`10`)
         lr (float, optional): Initial learning rate. (default: :obj:`1e-3`)
         margin (float, optional): Hinge margin, also the radius of the hard
@@ -192,6 +228,8 @@ def train_metric_learning(
             event. (default: :obj:`2.0`)
         positive_weight (float, optional): Weight of the positive term.
             (default: :obj:`2.0`)
+        non_target_weight (float, optional): Weight of positive pairs of
+            non-target particles. (default: :obj:`1.0`)
         seed (int, optional): Seed of the event order and the random pairs.
             (default: :obj:`0`)
         device (str or torch.device, optional): Training device.
@@ -210,7 +248,16 @@ def train_metric_learning(
         raise ValueError("Expected at least one training event with two or more hits")
 
     generator = torch.Generator().manual_seed(seed)
-    true_edges = [truth_edges(event.particle_id, event.pos) for event in events]
+    true_edges = [
+        event.true_edge_index
+        if event.get("true_edge_index") is not None
+        else truth_edges(event.particle_id, event.pos)
+        for event in events
+    ]
+    target_hits = [
+        event.target_hit if event.get("target_hit") is not None else event.particle_id > 0
+        for event in events
+    ]
     num_steps = epochs * len(events)
 
     model.to(device).train()
@@ -234,7 +281,10 @@ def train_metric_learning(
                 num_random,
                 generator,
             )
-            loss = hinge_loss(embedding, edge_index, y, margin, positive_weight)
+            weight = pair_weights(edge_index, y, target_hits[i], non_target_weight)
+            loss = hinge_loss(
+                embedding, edge_index, y, margin, positive_weight, weight
+            )
             if not loss.requires_grad:
                 # No pair was drawn, which only happens in tiny events.
                 bar.update()

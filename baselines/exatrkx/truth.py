@@ -1,30 +1,146 @@
-"""Truth edges of an event and truth labels of candidate edges."""
+"""Truth edges of an event, the order of hits along a track, and edge labels."""
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
+from torch_geometric.data import Data
+
+#: Rules for ordering a particle's hits along its track, see :func:`track_order`.
+ORDER_RULES = ("auto", "r", "helix", "distance")
+
+# Columns of ``data.particles`` (fm4npp_geo.data.PARTICLE_COLUMNS) read here.
+_CHARGE, _PX, _PY, _VX, _VY = 2, 4, 5, 7, 8
+
+# Order key added to every hit of a returning leg in cm. It exceeds any
+# transverse distance inside a detector, so returning legs sort after
+# outgoing ones.
+_LEG_OFFSET = 1.0e5
 
 
-def truth_edges(particle_id: Tensor, pos: Tensor) -> Tensor:
+def track_order(data: Data, rule: str = "auto") -> Tensor:
+    r"""Compute a key that orders each particle's hits along its track.
+
+    Rules:
+
+    - :obj:`"r"`: the transverse radius :math:`r`. Right for tracks that
+      cross each layer once, wrong for loopers, whose returning leg crosses
+      the same radii again.
+    - :obj:`"helix"`: the transverse distance :math:`d` from the particle's
+      production vertex, first along the outgoing leg and then, decreasing,
+      along the returning leg. In the solenoid field a track's transverse
+      projection is a circle through the vertex, and a hit at turning angle
+      :math:`\alpha` lies at :math:`d = 2R \sin(\alpha / 2)` in the direction
+      :math:`\phi_0 - \mathrm{sign}(q)\, \alpha / 2` seen from the vertex,
+      where :math:`\phi_0` is the initial momentum direction and a positive
+      particle turns clockwise in a field along :math:`+z`. Hits with
+      :math:`\alpha / 2 \ge \pi / 2` are past the apex of the circle, on the
+      returning leg. Needs the particle table ``data.particles`` with the
+      columns of :data:`fm4npp_geo.data.PARTICLE_COLUMNS`.
+    - :obj:`"distance"`: the 3D distance :math:`\sqrt{r^2 + z^2}` from the
+      origin, the usual order for silicon detectors, whose end-cap disks
+      share radii but not :math:`z`.
+    - :obj:`"auto"`: :obj:`"helix"` when ``data.particles`` exists, else
+      :obj:`"r"`.
+
+    The key is only compared between hits of the same particle. Noise hits
+    get their radius.
+
+    NOTE: the chord direction repeats after a full turn, so under
+    :obj:`"helix"` the hits of a second turn interleave with those of the
+    first. A second turn inside the TPC needs a nearly transverse looper.
+
+    Args:
+        data (torch_geometric.data.Data): An event with ``pos`` in cm and
+            ``particle_id`` (0 for noise).
+        rule (str, optional): One of :obj:`"auto"`, :obj:`"r"`,
+            :obj:`"helix"` or :obj:`"distance"`. (default: :obj:`"auto"`)
+
+    Shapes:
+        - **input:** pos :math:`(|V|, 3)`, particle_id :math:`(|V|)`,
+          particles :math:`(P, 13)`
+        - **output:** :math:`(|V|)`
+
+    Returns:
+        A float64 key per hit, increasing along each track.
+    """
+    if rule not in ORDER_RULES:
+        raise ValueError(f"Expected 'rule' in {ORDER_RULES}, got '{rule}'")
+    pos = data.pos.double()
+    particles = getattr(data, "particles", None)
+    if rule == "auto":
+        rule = "helix" if particles is not None else "r"
+
+    if rule == "r":
+        return torch.hypot(pos[:, 0], pos[:, 1])
+    if rule == "distance":
+        return pos.norm(dim=1)
+    if particles is None:
+        raise ValueError(
+            "Expected 'data.particles' with production vertices and momenta "
+            "for the 'helix' order rule; use rule='r' for events without it"
+        )
+    return _helix_order(pos, data.particle_id, particles.double())
+
+
+def _helix_order(pos: Tensor, particle_id: Tensor, particles: Tensor) -> Tensor:
+    key = torch.hypot(pos[:, 0], pos[:, 1])
+    track = particle_id > 0
+    if not track.any():
+        return key
+    max_id = int(particle_id.max())
+    if particles.dim() != 2 or particles.size(0) < max_id:
+        raise ValueError(
+            f"Expected 'particles' with a row for every particle id up to "
+            f"{max_id}, got shape {list(particles.shape)}"
+        )
+
+    # Row i of the particle table describes particle id i + 1.
+    row = particles[particle_id[track] - 1]
+    dx = pos[track, 0] - row[:, _VX]
+    dy = pos[track, 1] - row[:, _VY]
+    chord = torch.atan2(dy, dx)
+    initial = torch.atan2(row[:, _PY], row[:, _PX])
+    sense = -torch.sign(row[:, _CHARGE])
+
+    # Half the turning angle, in [-pi/2, 3pi/2), so that a hit pulled just
+    # behind the vertex by smearing stays on the outgoing leg.
+    shifted = torch.remainder(sense * (chord - initial) + math.pi / 2, 2 * math.pi)
+    half_turn = shifted - math.pi / 2
+    returning = half_turn >= math.pi / 2
+
+    distance = torch.hypot(dx, dy)
+    key[track] = torch.where(returning, _LEG_OFFSET - distance, distance)
+    return key
+
+
+def truth_edges(
+    particle_id: Tensor, pos: Tensor, order: Tensor | None = None
+) -> Tensor:
     r"""Return the truth edges of an event.
 
     A truth edge joins two hits of the same particle that are consecutive when
-    the particle's hits are sorted by transverse radius :math:`r`. Hits with
-    equal :math:`r` keep their index order. Noise hits (``particle_id == 0``)
-    are never in a truth edge. Each edge points from the inner hit to the
-    outer one.
+    the particle's hits are sorted by :obj:`order`, the transverse radius
+    :math:`r` by default (see :func:`track_order` for keys that follow
+    loopers). Hits with equal keys keep their index order. Noise hits
+    (``particle_id == 0``) are never in a truth edge. Each edge points from
+    the earlier hit to the later one.
 
     Args:
         particle_id (torch.Tensor): Truth particle of each hit, 0 for noise.
         pos (torch.Tensor): Hit positions :math:`(x, y, z)` in cm.
+        order (torch.Tensor, optional): Key that increases along each track.
+            (default: :obj:`None`)
 
     Shapes:
-        - **input:** particle_id :math:`(|V|)`, pos :math:`(|V|, 3)`
+        - **input:** particle_id :math:`(|V|)`, pos :math:`(|V|, 3)`,
+          order :math:`(|V|)`
         - **output:** edge_index :math:`(2, |E|)`
 
     Returns:
-        A long tensor of truth edges, sorted by particle and then by radius.
+        A long tensor of truth edges, sorted by particle and then by key.
     """
     _check_particle_id(particle_id)
     if pos.dim() != 2 or pos.size(1) != 3 or pos.size(0) != particle_id.numel():
@@ -32,21 +148,27 @@ def truth_edges(particle_id: Tensor, pos: Tensor) -> Tensor:
             f"Expected 'pos' of shape [{particle_id.numel()}, 3], got "
             f"{list(pos.shape)}"
         )
+    if order is not None and order.shape != particle_id.shape:
+        raise ValueError(
+            f"Expected 'order' of shape [{particle_id.numel()}], got "
+            f"{list(order.shape)}"
+        )
     device = particle_id.device
     if particle_id.numel() == 0:
         return torch.empty(2, 0, dtype=torch.long, device=device)
 
-    # Sort by radius, then stably by particle: hits of a particle end up next
-    # to each other in radial order, ties keeping their index order.
-    radius = torch.hypot(pos[:, 0], pos[:, 1])
-    by_radius = torch.sort(radius, stable=True).indices
-    by_particle = torch.sort(particle_id[by_radius], stable=True).indices
-    order = by_radius[by_particle]
+    # Sort by the key, then stably by particle: hits of a particle end up next
+    # to each other in track order, ties keeping their index order.
+    if order is None:
+        order = torch.hypot(pos[:, 0], pos[:, 1])
+    by_key = torch.sort(order.to(device), stable=True).indices
+    by_particle = torch.sort(particle_id[by_key], stable=True).indices
+    sequence = by_key[by_particle]
 
-    inner, outer = order[:-1], order[1:]
-    same_particle = particle_id[inner] == particle_id[outer]
-    keep = same_particle & (particle_id[inner] != 0)
-    return torch.stack([inner[keep], outer[keep]], dim=0)
+    earlier, later = sequence[:-1], sequence[1:]
+    same_particle = particle_id[earlier] == particle_id[later]
+    keep = same_particle & (particle_id[earlier] != 0)
+    return torch.stack([earlier[keep], later[keep]], dim=0)
 
 
 def edge_truth(

@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from baselines.exatrkx import build_radius_graph, count_edges
+import baselines.exatrkx.graph as graph_module
+from baselines.exatrkx import build_radius_graph
 
 BACKENDS = ["kdtree", "brute_force"]
 
@@ -110,21 +111,41 @@ def test_radius_graph_invalid_arguments():
         build_radius_graph(torch.zeros(3, 2), 1.0, backend="ball_tree")
 
 
-def test_count_edges_efficiency_and_purity():
-    particle_id = torch.tensor([1, 1, 1, 2, 2, 0])
-    true_edge_index = torch.tensor([[0, 1, 3], [1, 2, 4]])
-    # Found: (1, 0) reversed, (0, 2) is same-particle but not a truth edge,
-    # (2, 3) and (4, 5) join different particles or noise.
-    edge_index = torch.tensor([[1, 0, 2, 4], [0, 2, 3, 5]])
-    counts = count_edges(edge_index, particle_id, true_edge_index)
-    assert counts.num_true == 3
-    assert counts.num_true_selected == 1
-    assert counts.num_selected == 4
-    assert counts.num_selected_same_particle == 2
-    assert counts.efficiency == pytest.approx(1 / 3)
-    assert counts.purity == pytest.approx(0.5)
+class _FakeTorchCluster:
+    """Stand-in for torch_cluster.knn: each query's k nearest points, itself included."""
 
-    mask = torch.tensor([True, True, False, False])
-    selected = count_edges(edge_index, particle_id, true_edge_index, mask)
-    assert selected.purity == 1.0
-    assert (counts + selected).num_selected == 6
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def knn(self, x: torch.Tensor, y: torch.Tensor, k: int) -> torch.Tensor:
+        self.calls += 1
+        distance = torch.cdist(y, x)
+        nearest = distance.topk(k, dim=1, largest=False).indices
+        query = torch.arange(y.size(0))[:, None].expand_as(nearest)
+        return torch.stack([query.reshape(-1), nearest.reshape(-1)])
+
+
+def test_radius_graph_torch_cluster_matches_kdtree(monkeypatch):
+    fake = _FakeTorchCluster()
+    monkeypatch.setattr(graph_module, "torch_cluster", fake)
+    generator = torch.Generator().manual_seed(0)
+    embedding = torch.rand(200, 3, generator=generator)
+    pos = torch.rand(200, 3, generator=generator) * 50.0
+
+    reference = build_radius_graph(embedding, 0.15, 6, pos, backend="kdtree")
+    graph = build_radius_graph(embedding, 0.15, 6, pos, backend="auto")
+    assert fake.calls == 1
+    assert torch.equal(graph.edge_index, reference.edge_index)
+    assert graph.num_capped_hits == reference.num_capped_hits > 0
+
+
+def test_radius_graph_torch_cluster_duplicates(monkeypatch):
+    monkeypatch.setattr(graph_module, "torch_cluster", _FakeTorchCluster())
+    graph = build_radius_graph(_line(1.0, 1.0, 1.0, 5.0), 0.5, 8, backend="torch_cluster")
+    assert graph.edge_index.tolist() == [[0, 0, 1], [1, 2, 2]]
+
+
+def test_radius_graph_torch_cluster_missing(monkeypatch):
+    monkeypatch.setattr(graph_module, "torch_cluster", None)
+    with pytest.raises(ImportError, match="pip install torch-cluster"):
+        build_radius_graph(_line(0.0, 1.0), 0.5, backend="torch_cluster")

@@ -1,9 +1,13 @@
 import pytest
 import torch
-
-from baselines.exatrkx import InteractionNetwork, train_edge_classifier
-from baselines.exatrkx.interaction_network import EdgeMLP
 from torch_geometric.data import Data
+
+from baselines.exatrkx import (
+    InteractionNetwork,
+    average_reverse_scores,
+    train_edge_classifier,
+)
+from baselines.exatrkx.interaction_network import EdgeMLP
 
 
 def _graph(num_nodes: int = 6, num_edges: int = 10, seed: int = 0):
@@ -83,3 +87,51 @@ def test_train_edge_classifier_learns_labels():
     assert summary["loss"] < 0.3
     assert accuracy > 0.9
     assert not model.training
+
+
+def test_interaction_network_all_iterations():
+    torch.manual_seed(0)
+    model = InteractionNetwork(5, 4, hidden=16, num_iterations=3)
+    x, edge_index, edge_attr = _graph()
+    every = model(x, edge_index, edge_attr, return_all=True)
+    assert every.shape == (3, 10)
+    assert torch.allclose(every[-1], model(x, edge_index, edge_attr), atol=1e-6)
+
+
+def test_average_reverse_scores():
+    # (0, 1) and (1, 0) average to 0.5; (1, 2) has no reverse and keeps 0.3.
+    edge_index = torch.tensor([[0, 1, 1], [1, 0, 2]])
+    scores = torch.tensor([0.2, 0.8, 0.3])
+    averaged = average_reverse_scores(edge_index, scores, 3)
+    assert torch.allclose(averaged, torch.tensor([0.5, 0.5, 0.3]))
+    with pytest.raises(ValueError, match="'scores' of shape \\[3\\]"):
+        average_reverse_scores(edge_index, scores[:2], 3)
+
+
+def test_train_edge_classifier_edge_weight_and_all_iterations():
+    # Edges whose label contradicts the rule weigh nothing, so the model learns
+    # the rule despite them.
+    graphs = []
+    for seed in range(4):
+        x, edge_index, edge_attr = _graph(num_nodes=20, num_edges=60, seed=seed)
+        edge_y = edge_attr[:, 0] > 0
+        flipped = torch.arange(60) % 5 == 0
+        graphs.append(
+            Data(
+                x=x,
+                edge_index=edge_index,
+                edge_attr=edge_attr,
+                edge_y=edge_y ^ flipped,
+                edge_weight=(~flipped).float(),
+            )
+        )
+    torch.manual_seed(0)
+    model = InteractionNetwork(5, 4, hidden=16, num_iterations=2)
+    train_edge_classifier(model, graphs, epochs=30, lr=3e-3, loss_all_iterations=True)
+
+    with torch.no_grad():
+        correct = [
+            (model(g.x, g.edge_index, g.edge_attr) > 0) == (g.edge_attr[:, 0] > 0)
+            for g in graphs
+        ]
+    assert torch.cat(correct).float().mean() > 0.9

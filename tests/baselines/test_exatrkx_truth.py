@@ -1,7 +1,8 @@
 import pytest
 import torch
+from torch_geometric.data import Data
 
-from baselines.exatrkx import edge_truth, truth_edges
+from baselines.exatrkx import edge_truth, track_order, truth_edges
 
 
 def _event() -> tuple[torch.Tensor, torch.Tensor]:
@@ -83,3 +84,77 @@ def test_edge_truth_consecutive_only():
 def test_edge_truth_index_out_of_range():
     with pytest.raises(ValueError, match="entries in \\[0, 1\\], got values"):
         edge_truth(torch.tensor([[0], [2]]), torch.tensor([1, 1]))
+
+
+def _looper() -> Data:
+    # A positive particle from the origin with momentum along +x turns
+    # clockwise on a circle of radius 40 cm around (0, -40). Hits at turning
+    # angles 60, 100 and 140 degrees lie on the outgoing leg, and 220, 260 and
+    # 300 degrees on the returning leg, at the same distances from the origin.
+    angles = torch.tensor([220.0, 60.0, 300.0, 100.0, 140.0, 260.0]).deg2rad()
+    x = 40.0 * torch.sin(angles)
+    y = -40.0 + 40.0 * torch.cos(angles)
+    particles = torch.tensor(
+        [[1, 211, 1, 0.1396, 0.1, 0.0, 0.0, 0.0, 0.0, 0.0, 1, 0, 6]],
+        dtype=torch.float64,
+    )
+    return Data(
+        pos=torch.stack([x, y, torch.zeros(6)], dim=1),
+        particle_id=torch.ones(6, dtype=torch.long),
+        particles=particles,
+    )
+
+
+def test_track_order_helix_follows_looper():
+    event = _looper()
+    order = track_order(event, "helix")
+    edge_index = truth_edges(event.particle_id, event.pos, order)
+    assert edge_index.tolist() == [[1, 3, 4, 0, 5], [3, 4, 0, 5, 2]]
+
+
+def test_track_order_helix_negative_charge():
+    # The mirror image in y of a positive looper is a negative one.
+    event = _looper()
+    event.pos[:, 1] = -event.pos[:, 1]
+    event.particles[0, 2] = -1
+    edge_index = truth_edges(event.particle_id, event.pos, track_order(event))
+    assert edge_index.tolist() == [[1, 3, 4, 0, 5], [3, 4, 0, 5, 2]]
+
+
+def test_track_order_helix_smeared_straight_track():
+    # A stiff track along +x whose hits scatter to either side of the x axis:
+    # a hit slightly behind the initial direction stays on the outgoing leg.
+    pos = torch.tensor([[45.0, 0.1, 0.0], [35.0, 0.3, 0.0], [40.0, -0.2, 0.0]])
+    particles = torch.tensor(
+        [[1, 211, 1, 0.1396, 5.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1, 0, 3]],
+        dtype=torch.float64,
+    )
+    event = Data(pos=pos, particle_id=torch.ones(3, dtype=torch.long), particles=particles)
+    edge_index = truth_edges(event.particle_id, pos, track_order(event, "helix"))
+    assert edge_index.tolist() == [[1, 2], [2, 0]]
+
+
+def test_track_order_rules_without_particles():
+    event = Data(
+        pos=torch.tensor([[3.0, 4.0, 0.0], [0.0, 1.0, 10.0]]),
+        particle_id=torch.tensor([1, 1]),
+    )
+    assert torch.allclose(track_order(event), torch.tensor([5.0, 1.0], dtype=torch.float64))
+    distance = track_order(event, "distance")
+    assert torch.allclose(distance, torch.tensor([5.0, 101.0**0.5], dtype=torch.float64))
+    with pytest.raises(ValueError, match="'data.particles'"):
+        track_order(event, "helix")
+    with pytest.raises(ValueError, match="'rule' in"):
+        track_order(event, "layer")
+
+
+def test_track_order_helix_noise_keeps_radius():
+    event = _looper()
+    event.particle_id[0] = 0
+    order = track_order(event, "helix")
+    assert order[0].item() == pytest.approx(event.pos[0, :2].norm().item(), rel=1e-6)
+
+
+def test_truth_edges_invalid_order_shape():
+    with pytest.raises(ValueError, match="Expected 'order' of shape \\[2\\]"):
+        truth_edges(torch.tensor([1, 1]), torch.zeros(2, 3), torch.zeros(3))
