@@ -6,6 +6,7 @@ folder, applies the ``key=value`` overrides, and runs.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -21,6 +22,9 @@ logger = logging.getLogger("fm4npp_geo")
 USAGE = """usage: fm4npp-geo COMMAND [key=value ...]
 
 commands:
+  baseline    train the baseline 'name' (exatrkx, exatrkx_trackml, gnn_pid,
+              gnn_noise) on the benchmark's labeled events, save its
+              checkpoints and write baseline.json with test metrics to out_dir
   benchmark   simulate events, pretrain the backbone, train every tracker in
               'trackers', evaluate them on the same test events, and write
               benchmark.json, report.md and plots to out_dir
@@ -44,6 +48,17 @@ def config_dir() -> Path:
             "(`pip install -e .` from the repository) or set FM4NPP_GEO_CONFIG_DIR to its configs/ folder"
         )
     return path
+
+
+def _baseline(cfg: DictConfig) -> int:
+    from baselines.run import run_baseline
+
+    if cfg.name not in cfg.baselines:
+        sys.stderr.write(f"fm4npp-geo baseline: unknown name {cfg.name!r}; choose one of {sorted(cfg.baselines)}\n")
+        return 2
+    record = run_baseline(cfg)
+    sys.stdout.write(json.dumps({"name": record["name"], "test": record["test"]}, indent=2, default=float) + "\n")
+    return 0
 
 
 def _benchmark(cfg: DictConfig) -> int:
@@ -105,7 +120,11 @@ def _simulate(cfg: DictConfig) -> int:
     return 0
 
 
-COMMANDS: dict[str, Callable[[DictConfig], int]] = {"benchmark": _benchmark, "simulate": _simulate}
+COMMANDS: dict[str, Callable[[DictConfig], int]] = {
+    "baseline": _baseline,
+    "benchmark": _benchmark,
+    "simulate": _simulate,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
