@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from fm4npp_geo.nn import Mamba2, ssd_sequential
+from fm4npp_geo.nn import Mamba2, ssd_chunked, ssd_sequential
 
 # d_inner = 64, nheads = 4, conv channels = 64 + 2 * 2 * 8 = 96
 CONFIG = dict(d_model=32, d_state=8, d_conv=4, expand=2, headdim=16, ngroups=2, chunk_size=4)
@@ -169,11 +169,118 @@ def test_bfloat16_autocast_stays_close_to_float32():
 
 
 def test_extra_repr_shows_sizes_and_scan():
-    text = repr(make_layer())
+    layer = make_layer()
+    text = repr(layer)
 
     assert "d_inner=64" in text
     assert "nheads=4" in text
-    assert 'scan="torch"' in text
+    assert "scan='auto'" in text
+    assert "last forward" not in text
+
+    with torch.no_grad():
+        layer(torch.randn(1, 3, 32))
+    assert "scan='auto' (last forward: 'torch')" in repr(layer)
+    assert "scan='torch'" in repr(make_layer(scan="torch"))
+
+
+def test_auto_scan_on_cpu_never_loads_fused_kernels(monkeypatch):
+    def fail() -> None:
+        raise AssertionError("load_fused_kernels called for a CPU tensor")
+
+    monkeypatch.setattr("fm4npp_geo.nn.mamba2.load_fused_kernels", fail)
+    layer = make_layer(scan="auto")
+
+    with torch.no_grad():
+        out = layer(torch.randn(2, 5, 32))
+
+    assert out.shape == (2, 5, 32)
+    assert layer.last_scan == "torch"
+
+
+def test_fused_scan_on_cpu_raises():
+    layer = make_layer(scan="fused")
+
+    with pytest.raises(ValueError, match="scan='fused' needs CUDA tensors, got input on cpu"):
+        layer(torch.randn(1, 4, 32))
+
+
+def test_invalid_scan_raises():
+    with pytest.raises(ValueError, match=r"'scan' to be one of .* got 'triton'"):
+        make_layer(scan="triton")
+
+
+# Three sequences of lengths 3, 6 and 1 packed into one row, and a second row
+# holding one sequence. Boundaries fall inside and on chunk edges (chunk 4).
+SEQ_IDX = torch.tensor([[0, 0, 0, 1, 1, 1, 1, 1, 1, 2], [4] * 10])
+
+
+def test_packed_sequences_equal_separate_runs():
+    layer = make_layer().double()
+    u = torch.randn(2, 10, 32, dtype=torch.float64)
+
+    with torch.no_grad():
+        packed = layer(u, seq_idx=SEQ_IDX)
+        for row, start, end in [(0, 0, 3), (0, 3, 9), (0, 9, 10), (1, 0, 10)]:
+            alone = layer(u[row : row + 1, start:end])
+            torch.testing.assert_close(
+                packed[row : row + 1, start:end], alone, rtol=1e-12, atol=1e-12
+            )
+
+
+def test_causal_conv_does_not_cross_sequences():
+    layer = make_layer()
+    xBC = torch.randn(2, 10, 96)
+
+    with torch.no_grad():
+        packed = layer._causal_conv(xBC, SEQ_IDX)
+        for row, start, end in [(0, 0, 3), (0, 3, 9), (0, 9, 10), (1, 0, 10)]:
+            alone = layer._causal_conv(xBC[row : row + 1, start:end])
+            torch.testing.assert_close(packed[row : row + 1, start:end], alone)
+
+
+def test_packed_gradients_stay_in_their_sequence():
+    layer = make_layer().double()
+    u = torch.randn(1, 10, 32, dtype=torch.float64, requires_grad=True)
+
+    out = layer(u, seq_idx=SEQ_IDX[:1])
+    out[0, 3:9].sum().backward()  # the second sequence only
+
+    assert torch.count_nonzero(u.grad[0, :3]) == 0
+    assert torch.count_nonzero(u.grad[0, 9:]) == 0
+    assert torch.count_nonzero(u.grad[0, 3:9]) > 0
+
+
+@pytest.mark.parametrize("lengths", [[1, 4, 5], [3, 8, 9, 12]])
+def test_right_padding_is_invisible_float64(lengths):
+    # Lengths around the chunk size 4: each real position gets its alone output.
+    layer = make_layer().double()
+    max_len = max(lengths)
+    sequences = [torch.randn(n, 32, dtype=torch.float64) for n in lengths]
+    padded = torch.stack([F.pad(seq, (0, 0, 0, max_len - len(seq)), value=3.0) for seq in sequences])
+
+    with torch.no_grad():
+        batched = layer(padded)
+        for row, seq in enumerate(sequences):
+            alone = layer(seq.unsqueeze(0))[0]
+            torch.testing.assert_close(batched[row, : len(seq)], alone, rtol=1e-12, atol=1e-12)
+
+
+def test_bfloat16_autocast_keeps_scan_in_float32(monkeypatch):
+    seen_dtypes = []
+    original = ssd_chunked
+
+    def recording_scan(x, dt, *args, **kwargs):
+        seen_dtypes.append((x.dtype, dt.dtype))
+        return original(x, dt, *args, **kwargs)
+
+    monkeypatch.setattr("fm4npp_geo.nn.mamba2.ssd_chunked", recording_scan)
+    layer = make_layer()
+
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        out = layer(torch.randn(2, 12, 32))
+
+    assert out.dtype == torch.bfloat16
+    assert seen_dtypes == [(torch.float32, torch.float32)]
 
 
 @pytest.mark.parametrize(
