@@ -77,10 +77,15 @@ class HitEmbedding(nn.Module):
         self.seed = seed
 
         encoding_dim = 2 * num_frequencies * (in_features - 1)
+        # Drawn on the CPU, so the same seed gives the same model on every
+        # device, then moved to the default device (meta when only counting).
         generator = torch.Generator().manual_seed(seed)
-        energy_weight = torch.randn(d_model, generator=generator)
-        coord_weight = torch.randn(d_model, encoding_dim, generator=generator)
+        default_device = torch.empty(0).device
+        energy_weight = torch.randn(d_model, generator=generator, device="cpu")
+        coord_weight = torch.randn(d_model, encoding_dim, generator=generator, device="cpu")
         coord_weight = coord_weight * math.sqrt(2.0 / encoding_dim)
+        energy_weight = energy_weight.to(default_device)
+        coord_weight = coord_weight.to(default_device)
 
         if learnable:
             self.energy_weight = nn.Parameter(energy_weight)
