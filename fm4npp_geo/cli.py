@@ -28,6 +28,8 @@ commands:
   benchmark   simulate events, pretrain the backbone, train every tracker in
               'trackers', evaluate them on the same test events, and write
               benchmark.json, report.md and plots to out_dir
+  model-info  print the parameter counts of the presets m1..m6 beside the
+              paper's, and of the composed `model` config by part
   simulate    simulate num_events events into data.root (only the chunks not
               yet there, in data.num_workers processes) and print their
               summary: hits and tracks per event, noise fraction, PID mix,
@@ -120,9 +122,17 @@ def _simulate(cfg: DictConfig) -> int:
     return 0
 
 
+def _model_info(cfg: DictConfig) -> int:
+    from fm4npp_geo.nn.info import format_model_info
+
+    sys.stdout.write(format_model_info(OmegaConf.to_container(cfg.model, resolve=True)) + "\n")
+    return 0
+
+
 COMMANDS: dict[str, Callable[[DictConfig], int]] = {
     "baseline": _baseline,
     "benchmark": _benchmark,
+    "model-info": _model_info,
     "simulate": _simulate,
 }
 
