@@ -1,8 +1,15 @@
 """Per-event tracking metrics on hit-to-track assignments.
 
-Inputs are per-hit arrays: ``track_id`` (the predicted track of each hit) and
-``particle_id`` (the truth particle of each hit, 0 for noise). Both may be
-NumPy arrays or tensors.
+Inputs are per-hit arrays or tensors: ``track_id`` (the predicted track of each
+hit) and ``particle_id`` (the truth particle of each hit, 0 for noise), and
+optionally the event's full truth ``particles`` (a
+:class:`~fm4npp_geo.metrics.truth.ParticleTruth` or the particle table
+``data.particles``). Particle hit totals come from that full truth, so the hits
+passed in may be a subset of the event. Without it the given hits count as the
+whole event.
+
+A negative predicted label raises ValueError unless it equals ``unassigned``.
+Each unassigned hit is a one-hit track of its own in every metric.
 """
 
 from __future__ import annotations
@@ -11,19 +18,62 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.metrics import adjusted_rand_score
 
 from fm4npp_geo.metrics._inputs import (
     ArrayLike,
     as_label_array,
+    as_value_array,
     check_predicted_labels,
     check_same_length,
+    check_truth_labels,
+    split_unassigned,
 )
+from fm4npp_geo.metrics.assignment import AssignmentTables, build_tables
+from fm4npp_geo.metrics.matching import adjusted_rand_from_pairs, match_fm4npp, match_majority
+from fm4npp_geo.metrics.truth import ParticleTruth, ReconstructableRule, as_particle_truth
 
 logger = logging.getLogger(__name__)
 
 #: Default marker of a predicted hit that belongs to no track.
 UNASSIGNED = -1
+
+TruthLike = ParticleTruth | ArrayLike | None
+
+
+def event_tables(
+    track_id: ArrayLike,
+    particle_id: ArrayLike,
+    particles: TruthLike = None,
+    unassigned: int | None = UNASSIGNED,
+    weight: ArrayLike | None = None,
+) -> tuple[AssignmentTables, ParticleTruth]:
+    """Check one event's inputs and build its track and truth tables."""
+    track = as_label_array(track_id, "track_id")
+    particle = as_label_array(particle_id, "particle_id")
+    check_same_length(track, particle)
+    check_predicted_labels(track, unassigned)
+    check_truth_labels(particle)
+    truth = as_particle_truth(particle, particles)
+    values = None if weight is None else as_value_array(weight, "weight", particle.size)
+    tables = build_tables(
+        event=np.zeros(particle.size, dtype=np.int64),
+        track=split_unassigned(track, unassigned),
+        particle=particle,
+        num_events=1,
+        truth_event=np.zeros(len(truth), dtype=np.int64),
+        truth_particle=truth.particle_id,
+        truth_num_hits=truth.num_hits,
+        weight=values,
+    )
+    return tables, truth
+
+
+def ratio(numerator: float, denominator: float, name: str, reason: str) -> float:
+    """Return numerator / denominator, or 0.0 with a warning when the denominator is 0."""
+    if denominator == 0:
+        logger.warning("%s set to 0.0: %s", name, reason)
+        return 0.0
+    return float(numerator / denominator)
 
 
 @dataclass(frozen=True)
@@ -32,7 +82,7 @@ class TrackMatch:
 
     Attributes:
         truth_particle: ids of the truth tracks (particles with enough hits), [T].
-        truth_num_hits: hits of each truth track in the event, [T].
+        truth_num_hits: full-event hits of each truth track, [T].
         truth_found: whether each truth track is found, [T] bool.
         track_majority_fraction: majority fraction of each predicted track with
             enough hits, [P].
@@ -56,43 +106,23 @@ class TrackMatch:
         return int(self.track_majority_fraction.shape[0])
 
 
-def _majority(track_id: np.ndarray, particle_id: np.ndarray):
-    """Return, per predicted track, its size, majority particle and majority count.
-
-    A tie for the majority goes to the smaller particle id. Noise (id 0) takes part
-    like any particle, so a track made mostly of noise has majority 0.
-    """
-    tracks, track_index = np.unique(track_id, return_inverse=True)
-    sizes = np.bincount(track_index, minlength=tracks.size)
-
-    # Count hits per (track, particle) pair, then keep the largest count per track.
-    # Sorting by (track, -count, particle) puts the winning pair first in each track.
-    pairs, pair_count = np.unique(
-        np.stack([track_index, particle_id]), axis=1, return_counts=True
-    )
-    pair_track, pair_particle = pairs
-    order = np.lexsort((pair_particle, -pair_count, pair_track))
-    first = np.ones(order.size, dtype=bool)
-    first[1:] = pair_track[order][1:] != pair_track[order][:-1]
-    winners = order[first]
-    return tracks, sizes, pair_particle[winners], pair_count[winners]
-
-
 def match_tracks(
     track_id: ArrayLike,
     particle_id: ArrayLike,
     min_truth_hits: int = 3,
     min_track_hits: int = 4,
     unassigned: int | None = UNASSIGNED,
+    particles: TruthLike = None,
 ) -> TrackMatch:
-    """Match predicted tracks to truth tracks with the FM4NPP rule.
+    """Match predicted tracks to truth tracks with the FM4NPP rule (arXiv 2508.14087).
 
     A truth track is a non-noise particle with at least ``min_truth_hits`` hits in
-    the event. It is found when some predicted track with at least
-    ``min_track_hits`` hits has it as its majority particle and contains strictly more
-    than 50% of the particle's hits. Hits labelled ``unassigned`` belong to no
-    predicted track. Rule from FM4NPP (arXiv 2508.14087): truth tracks of >= 3
-    hits, predicted tracks of >= 4 hits.
+    the full event. It is found when some predicted track with at least
+    ``min_track_hits`` hits has it as its majority particle and contains strictly
+    more than 50% of the particle's full-event hits. The majority particle is the
+    one with the most hits in the track, noise included, and a tie goes to the
+    smaller particle id. FM4NPP uses truth tracks of >= 3 hits and predicted
+    tracks of >= 4 hits.
 
     Args:
         track_id (array [num_hits], int): predicted track per hit.
@@ -101,32 +131,16 @@ def match_tracks(
         min_track_hits (int): hits a predicted track needs to be considered.
         unassigned (int, optional): label of hits in no predicted track. Other
             negative labels raise ValueError.
+        particles (optional): the event's full truth (see the module docstring).
     """
-    track_id = as_label_array(track_id, "track_id")
-    particle_id = as_label_array(particle_id, "particle_id")
-    check_same_length(track_id, particle_id)
-    check_predicted_labels(track_id, unassigned)
-
-    particles, particle_hits = np.unique(particle_id, return_counts=True)
-    is_truth = (particles != 0) & (particle_hits >= min_truth_hits)
-    truth_particle = particles[is_truth]
-    truth_num_hits = particle_hits[is_truth]
-
-    assigned = track_id != unassigned if unassigned is not None else np.ones_like(track_id, bool)
-    if not assigned.any():
-        empty = np.zeros(0, dtype=np.float64)
-        return TrackMatch(truth_particle, truth_num_hits, np.zeros(truth_particle.size, bool), empty)
-
-    _, sizes, majority, majority_count = _majority(track_id[assigned], particle_id[assigned])
-    keep = sizes >= min_track_hits
-    sizes, majority, majority_count = sizes[keep], majority[keep], majority_count[keep]
-
-    # A predicted track matches its majority particle when it contains more than half
-    # of that particle's hits in the whole event.
-    hits_of_majority = particle_hits[np.searchsorted(particles, majority)]
-    matched = (majority != 0) & (2 * majority_count > hits_of_majority)
-    truth_found = np.isin(truth_particle, majority[matched])
-    return TrackMatch(truth_particle, truth_num_hits, truth_found, majority_count / sizes)
+    tables, truth = event_tables(track_id, particle_id, particles, unassigned)
+    match = match_fm4npp(tables, min_truth_hits, min_track_hits)
+    return TrackMatch(
+        truth_particle=truth.particle_id[match.truth_track],
+        truth_num_hits=truth.num_hits[match.truth_track],
+        truth_found=match.truth_found[match.truth_track],
+        track_majority_fraction=match.track_fraction[match.track_considered],
+    )
 
 
 def fm4npp_efficiency_purity(
@@ -135,6 +149,7 @@ def fm4npp_efficiency_purity(
     min_truth_hits: int = 3,
     min_track_hits: int = 4,
     unassigned: int | None = UNASSIGNED,
+    particles: TruthLike = None,
 ) -> tuple[float, float]:
     """Compute the FM4NPP tracking efficiency and purity of one event.
 
@@ -142,24 +157,85 @@ def fm4npp_efficiency_purity(
     Purity is the mean majority fraction over predicted tracks with at least
     ``min_track_hits`` hits. An event with no truth track has efficiency 0.0 and
     one with no such predicted track has purity 0.0, each with a warning: pool
-    counts over events with :class:`TrackingEvaluator` instead of averaging these
-    ratios.
+    counts over events with :class:`~fm4npp_geo.metrics.TrackingEvaluator`
+    instead of averaging these ratios.
 
     Returns:
         (efficiency, purity) as floats in [0, 1].
     """
-    match = match_tracks(track_id, particle_id, min_truth_hits, min_track_hits, unassigned)
-    if match.num_truth == 0:
-        logger.warning("event has no truth track with >= %d hits; efficiency set to 0.0", min_truth_hits)
-        efficiency = 0.0
-    else:
-        efficiency = match.num_found / match.num_truth
-    if match.num_tracks == 0:
-        logger.warning("event has no predicted track with >= %d hits; purity set to 0.0", min_track_hits)
-        purity = 0.0
-    else:
-        purity = float(match.track_majority_fraction.mean())
-    return float(efficiency), purity
+    match = match_tracks(track_id, particle_id, min_truth_hits, min_track_hits, unassigned, particles)
+    efficiency = ratio(
+        match.num_found, match.num_truth, "efficiency", f"the event has no truth track with >= {min_truth_hits} hits"
+    )
+    purity = ratio(
+        float(match.track_majority_fraction.sum()),
+        match.num_tracks,
+        "purity",
+        f"the event has no predicted track with >= {min_track_hits} hits",
+    )
+    return efficiency, purity
+
+
+def double_majority(
+    track_id: ArrayLike,
+    particle_id: ArrayLike,
+    particles: TruthLike = None,
+    rule: ReconstructableRule | None = None,
+    matching_fraction: float = 0.5,
+    two_way: bool = True,
+    min_track_hits: int = 3,
+    unassigned: int | None = UNASSIGNED,
+) -> dict[str, float]:
+    """Compute majority-matching efficiency, fake and duplicate rates of one event.
+
+    Tracks are matched to particles by
+    :func:`~fm4npp_geo.metrics.matching.match_majority`: double majority (TrackML
+    and ACTS style) when ``two_way``, else on the track side only. The rates
+    follow the Exa.TrkX / acorn evaluation:
+
+    - ``efficiency``: reconstructable particles matched by a track, over
+      reconstructable particles (``rule``, default: at least 3 full-event hits).
+    - ``fake_rate``: considered tracks (at least ``min_track_hits`` hits) not
+      matched to any particle, over considered tracks.
+    - ``duplicate_rate``: matched tracks of reconstructable particles beyond the
+      first per particle, over considered tracks.
+    - ``perfect_efficiency``: reconstructable particles whose full-event hits form
+      exactly one track with no other hit, over reconstructable particles.
+
+    A zero denominator gives 0.0 with a warning. The counts behind each ratio are
+    returned too (``num_reconstructable``, ``num_found``, ``num_perfect``,
+    ``num_tracks``, ``num_matched_tracks``, ``num_duplicate_tracks``).
+
+    Args:
+        particles (optional): the event's full truth; needed when ``rule`` cuts on
+            pT, eta, layers or the primary flag.
+        rule (ReconstructableRule, optional): which particles are reconstructable.
+        matching_fraction (float): the fraction both sides must strictly exceed.
+    """
+    rule = rule or ReconstructableRule()
+    tables, truth = event_tables(track_id, particle_id, particles, unassigned)
+    match = match_majority(tables, rule.select(truth), matching_fraction, two_way, min_track_hits)
+    counts = {
+        "num_reconstructable": int(match.reconstructable.sum()),
+        "num_found": int(match.found.sum()),
+        "num_perfect": int(match.perfect.sum()),
+        "num_tracks": int(match.track_considered.sum()),
+        "num_matched_tracks": int(match.track_matched.sum()),
+        "num_duplicate_tracks": int(match.track_duplicate.sum()),
+    }
+    no_particles = "the event has no reconstructable particle"
+    no_tracks = f"the event has no predicted track with >= {min_track_hits} hits"
+    return {
+        "efficiency": ratio(counts["num_found"], counts["num_reconstructable"], "efficiency", no_particles),
+        "fake_rate": ratio(
+            counts["num_tracks"] - counts["num_matched_tracks"], counts["num_tracks"], "fake_rate", no_tracks
+        ),
+        "duplicate_rate": ratio(counts["num_duplicate_tracks"], counts["num_tracks"], "duplicate_rate", no_tracks),
+        "perfect_efficiency": ratio(
+            counts["num_perfect"], counts["num_reconstructable"], "perfect_efficiency", no_particles
+        ),
+        **counts,
+    }
 
 
 def adjusted_rand_index(
@@ -170,14 +246,14 @@ def adjusted_rand_index(
     """Compute the adjusted Rand index between predicted tracks and truth particles.
 
     Truth noise (``particle_id == 0``) forms one cluster of its own, as in FM4NPP.
-    Hits labelled ``unassigned`` form one predicted cluster, the prediction's
-    counterpart of the noise cluster. Uses :func:`sklearn.metrics.adjusted_rand_score`.
+    Each hit labelled ``unassigned`` is a cluster of its own. The value equals
+    :func:`sklearn.metrics.adjusted_rand_score` on the same labels (to float64
+    rounding), and is 1.0 for an event with fewer than two hits.
     """
-    track_id = as_label_array(track_id, "track_id")
-    particle_id = as_label_array(particle_id, "particle_id")
-    check_same_length(track_id, particle_id)
-    check_predicted_labels(track_id, unassigned)
-    if track_id.size == 0:
-        logger.warning("event has no hits; adjusted Rand index set to 1.0")
-        return 1.0
-    return float(adjusted_rand_score(particle_id, track_id))
+    tables, _ = event_tables(track_id, particle_id, None, unassigned)
+    if tables.hits[0] < 2:
+        logger.warning("event has %d hit(s); adjusted Rand index set to 1.0", int(tables.hits[0]))
+    ari = adjusted_rand_from_pairs(
+        tables.hits, tables.pairs_same_both, tables.pairs_same_track, tables.pairs_same_particle
+    )
+    return float(ari[0])
