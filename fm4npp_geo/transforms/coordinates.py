@@ -17,7 +17,10 @@ def cylindrical(pos: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     if pos.dim() != 2 or pos.size(-1) != 3:
         raise ValueError(f"'pos' must have shape [num_hits, 3], got {tuple(pos.shape)}")
     x, y, z = pos.unbind(-1)
-    r = torch.hypot(x, y)
+    # sqrt(x * x + y * y) as three rounded operations and a correctly rounded
+    # root, so a NumPy or C implementation of the same formula gets the same
+    # bits (hypot implementations differ in the last bit).
+    r = torch.sqrt(x * x + y * y)
     phi = torch.atan2(y, x)
     # asinh(z / r) is the pseudorapidity of the direction from (0, 0, 0); the clamp
     # keeps a hit on the beam axis finite.

@@ -2,38 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 from torch_geometric.data import Data
 from torch_geometric.transforms import BaseTransform
 
+from fm4npp_geo.fileio import atomic_open
 from fm4npp_geo.transforms.coordinates import cylindrical
+from fm4npp_geo.transforms.ordering import batch_vector, float_sort_key, hit_positions, local_order
 
 AXES = ("r", "phi", "eta")
 
 
-def _equal_count_edges(values: Tensor, num_bins: int) -> Tensor:
+def _equal_count_edges(values: np.ndarray, num_bins: int) -> list[float]:
     """Return the ``num_bins - 1`` interior edges that split ``values`` into equal counts."""
-    if num_bins < 1:
-        raise ValueError(f"number of bins must be >= 1, got {num_bins}")
-    if num_bins == 1 or values.numel() == 0:
-        return values.new_zeros(0)
-    quantiles = torch.arange(1, num_bins, dtype=torch.float64) / num_bins
-    return torch.quantile(values.double(), quantiles).to(values.dtype)
+    if num_bins == 1:
+        return []
+    quantiles = np.arange(1, num_bins, dtype=np.float64) / num_bins
+    return np.quantile(values.astype(np.float64), quantiles).tolist()
 
 
-def batch_vector(data: Data) -> tuple[Tensor, Tensor]:
-    """Return the per-hit event index and the event offsets ``ptr`` of a Data or Batch."""
-    num_hits = data.num_nodes
-    device = data.pos.device
-    batch = getattr(data, "batch", None)
-    ptr = getattr(data, "ptr", None)
-    if batch is None or ptr is None:
-        batch = torch.zeros(num_hits, dtype=torch.long, device=device)
-        ptr = torch.tensor([0, num_hits], dtype=torch.long, device=device)
-    return batch, ptr
+def _check_bins(name: str, value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
+    return value
 
 
 class HierarchicalRasterScan(BaseTransform):
@@ -41,22 +39,27 @@ class HierarchicalRasterScan(BaseTransform):
 
     Hits are first sorted by transverse radius r. Each hit then falls into a box of
     a grid with ``len(r_edges) + 1`` radial, ``len(phi_edges) + 1`` azimuthal and
-    ``len(eta_edges) + 1`` pseudorapidity bins. Boxes are visited in
-    ``axis_order`` (by default r-major, then phi, then eta), and a stable sort keeps
-    the r order of the hits inside each box. The paper's grid is 6 (r) x 8 (phi) x
-    8 (eta): phi and eta edges are equal-count quantiles fitted on data, and the r
-    edges split each of the three pad-row groups into two equal-count halves
-    (see :meth:`fit`).
+    ``len(eta_edges) + 1`` pseudorapidity bins; a value equal to an edge belongs to
+    the bin above it. Boxes are visited in ``axis_order`` (by default r-major,
+    then phi, then eta), and a stable sort keeps the r order of the hits inside
+    each box, with hits of equal r in their input order. The paper's grid is
+    6 (r) x 8 (phi) x 8 (eta): phi and eta edges are equal-count quantiles fitted
+    on data, and the r edges split each of the three pad-row groups into two
+    equal-count halves (see :meth:`fit`).
+
+    Coordinates are computed in float32 as in
+    :func:`~fm4npp_geo.transforms.cylindrical`. One stable sort of the int64 key
+    (event, box, r) orders every event of a
+    :class:`~torch_geometric.data.Batch` at once, without a loop over events.
 
     Writes ``order``, the permutation such that ``x[order]`` is the serialized
-    sequence. For a :class:`~torch_geometric.data.Batch` the permutation is
-    computed for all events at once and contains per-event local indices. Every other
-    attribute is left untouched.
+    sequence, with indices local to each event (PyG does not offset ``order``
+    when batching). Every other attribute is left untouched.
 
     Args:
-        r_edges (Tensor or list): interior radial bin edges in cm, increasing.
-        phi_edges (Tensor or list): interior azimuth bin edges in rad, increasing.
-        eta_edges (Tensor or list): interior pseudorapidity bin edges, increasing.
+        r_edges (Tensor or list): interior radial bin edges in cm, non-decreasing.
+        phi_edges (Tensor or list): interior azimuth bin edges in rad, non-decreasing.
+        eta_edges (Tensor or list): interior pseudorapidity bin edges, non-decreasing.
         axis_order (sequence of str, optional): the order in which box indices are
             nested, slowest first. (default: :obj:`("r", "phi", "eta")`)
 
@@ -72,8 +75,8 @@ class HierarchicalRasterScan(BaseTransform):
         eta_edges: Tensor | Sequence[float],
         axis_order: Sequence[str] = AXES,
     ) -> None:
-        if sorted(axis_order) != sorted(AXES):
-            raise ValueError(f"axis_order must be a permutation of {AXES}, got {tuple(axis_order)}")
+        if isinstance(axis_order, str) or sorted(axis_order) != sorted(AXES):
+            raise ValueError(f"axis_order must be a permutation of {AXES}, got {axis_order!r}")
         self.axis_order = tuple(axis_order)
         self.r_edges = torch.as_tensor(r_edges, dtype=torch.float32).reshape(-1)
         self.phi_edges = torch.as_tensor(phi_edges, dtype=torch.float32).reshape(-1)
@@ -97,33 +100,54 @@ class HierarchicalRasterScan(BaseTransform):
     ) -> "HierarchicalRasterScan":
         """Fit the bin edges on events.
 
+        The phi and eta edges are the equal-count quantiles of all hits. The r
+        edges are the group boundaries plus, inside each radial group, the
+        quantiles that split its hits into ``r_bins_per_group`` equal counts.
+        Quantiles interpolate linearly between hits (NumPy's default method).
+
         Args:
-            events: the events to fit on (the training set).
+            events: the events to fit on, for example the training set.
             group_edges: radii in cm that separate the pad-row groups; the sPHENIX
                 TPC groups split at 40 and 57 cm.
             r_bins_per_group: equal-count radial bins inside each group.
             phi_bins: equal-count azimuth bins.
             eta_bins: equal-count pseudorapidity bins.
+            axis_order: the box nesting order, see the class.
+
+        Raises:
+            ValueError: a bin count is below 1, the group edges do not increase,
+                the events contain no hits, or a radial group contains none.
         """
+        _check_bins("r_bins_per_group", r_bins_per_group)
+        _check_bins("phi_bins", phi_bins)
+        _check_bins("eta_bins", eta_bins)
+        bounds = [float("-inf"), *map(float, group_edges), float("inf")]
+        if any(high <= low for low, high in zip(bounds[:-1], bounds[1:])):
+            raise ValueError(f"group_edges must be strictly increasing, got {list(group_edges)}")
+
         radii, phis, etas = [], [], []
         for data in events:
-            r, phi, eta = cylindrical(data.pos.float())
-            radii.append(r)
-            phis.append(phi)
-            etas.append(eta)
-        if not radii or sum(r.numel() for r in radii) == 0:
+            r, phi, eta = cylindrical(hit_positions(data, cls.__name__))
+            radii.append(r.cpu().numpy())
+            phis.append(phi.cpu().numpy())
+            etas.append(eta.cpu().numpy())
+        if sum(r.size for r in radii) == 0:
             raise ValueError("HierarchicalRasterScan.fit needs events with hits, got none")
-        r, phi, eta = torch.cat(radii), torch.cat(phis), torch.cat(etas)
+        r, phi, eta = np.concatenate(radii), np.concatenate(phis), np.concatenate(etas)
 
-        bounds = [float("-inf"), *map(float, group_edges), float("inf")]
-        r_edges = []
+        r_edges: list[float] = []
         for index, (low, high) in enumerate(zip(bounds[:-1], bounds[1:])):
             if index > 0:
-                r_edges.append(torch.tensor([low]))
+                r_edges.append(low)
             inside = r[(r >= low) & (r < high)]
-            r_edges.append(_equal_count_edges(inside, r_bins_per_group))
+            if inside.size == 0:
+                raise ValueError(
+                    f"no hits with {low} <= r < {high} cm to fit the radial bins of that group; "
+                    f"check group_edges={list(group_edges)} against the detector"
+                )
+            r_edges.extend(_equal_count_edges(inside, r_bins_per_group))
         return cls(
-            r_edges=torch.cat(r_edges),
+            r_edges=r_edges,
             phi_edges=_equal_count_edges(phi, phi_bins),
             eta_edges=_equal_count_edges(eta, eta_bins),
             axis_order=axis_order,
@@ -131,15 +155,15 @@ class HierarchicalRasterScan(BaseTransform):
 
     @property
     def num_boxes(self) -> int:
+        """Number of boxes of the grid."""
         return (self.r_edges.numel() + 1) * (self.phi_edges.numel() + 1) * (self.eta_edges.numel() + 1)
 
-    def box_index(self, pos: Tensor) -> Tensor:
-        """Return the box index of each hit in visiting order, [num_hits] long."""
-        r, phi, eta = cylindrical(pos.float())
+    def _box_from_coordinates(self, r: Tensor, phi: Tensor, eta: Tensor) -> Tensor:
+        device = r.device
         bins = {
-            "r": torch.bucketize(r, self.r_edges.to(pos.device), right=True),
-            "phi": torch.bucketize(phi, self.phi_edges.to(pos.device), right=True),
-            "eta": torch.bucketize(eta, self.eta_edges.to(pos.device), right=True),
+            "r": torch.bucketize(r, self.r_edges.to(device), right=True),
+            "phi": torch.bucketize(phi, self.phi_edges.to(device), right=True),
+            "eta": torch.bucketize(eta, self.eta_edges.to(device), right=True),
         }
         box = torch.zeros_like(bins["r"])
         for axis in self.axis_order:
@@ -147,8 +171,17 @@ class HierarchicalRasterScan(BaseTransform):
             box = box * size + bins[axis]
         return box
 
+    def box_index(self, pos: Tensor) -> Tensor:
+        """Return the box of each hit, numbered in visiting order.
+
+        Shapes:
+            - **input:** pos :math:`(|V|, 3)` in cm
+            - **output:** :math:`(|V|,)` long, in ``[0, num_boxes)``
+        """
+        return self._box_from_coordinates(*cylindrical(pos.float()))
+
     def to_dict(self) -> dict[str, list[float] | list[str]]:
-        """Return the fitted edges as plain numbers (JSON-safe)."""
+        """Return the fitted edges and axis order as plain numbers and strings (JSON-safe)."""
         return {
             "r_edges": self.r_edges.tolist(),
             "phi_edges": self.phi_edges.tolist(),
@@ -157,24 +190,55 @@ class HierarchicalRasterScan(BaseTransform):
         }
 
     @classmethod
-    def from_dict(cls, values: dict) -> "HierarchicalRasterScan":
+    def from_dict(cls, values: Mapping[str, Any]) -> "HierarchicalRasterScan":
+        """Rebuild the transform from :meth:`to_dict` output.
+
+        Raises:
+            ValueError: a key is missing or unknown.
+        """
+        expected = {"r_edges", "phi_edges", "eta_edges", "axis_order"}
+        if set(values) != expected:
+            raise ValueError(
+                f"HierarchicalRasterScan settings need the keys {sorted(expected)}, got {sorted(values)}"
+            )
         return cls(**values)
 
+    def save(self, path: str | Path) -> Path:
+        """Write :meth:`to_dict` to a JSON file, atomically."""
+        path = Path(path)
+        with atomic_open(path, "w", encoding="utf-8") as file:
+            json.dump(self.to_dict(), file, indent=2)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> "HierarchicalRasterScan":
+        """Read a JSON file written by :meth:`save`.
+
+        Raises:
+            FileNotFoundError: the file does not exist.
+            ValueError: the file is not valid JSON or lacks the expected keys.
+        """
+        path = Path(path)
+        try:
+            values = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as error:
+            raise ValueError(f"serialization settings {path} are not valid JSON: {error}") from error
+        if not isinstance(values, dict):
+            raise ValueError(f"serialization settings {path} must hold a JSON object, got {type(values).__name__}")
+        return cls.from_dict(values)
+
     def forward(self, data: Data) -> Data:
-        if data.pos is None:
-            raise ValueError("HierarchicalRasterScan needs 'pos' [num_hits, 3]")
+        pos = hit_positions(data, self.__class__.__name__)
         batch, ptr = batch_vector(data)
-        r = torch.hypot(data.pos[:, 0], data.pos[:, 1])
+        r, phi, eta = cylindrical(pos)
+        box = self._box_from_coordinates(r, phi, eta)
 
-        # 1. Sort by r. 2. Stable sort by (event, box), which keeps the r order inside a box.
-        by_r = torch.sort(r, stable=True).indices
-        key = batch * self.num_boxes + self.box_index(data.pos)
-        perm = by_r[torch.sort(key[by_r], stable=True).indices]
-
-        # 3. Make indices local to each event.
-        data.order = perm - ptr[batch[perm]]
+        # One key per hit: the box in the high bits, the float32 r below it.
+        box_bits = max(1, (self.num_boxes - 1).bit_length())
+        key = (box << 32) | float_sort_key(r)
+        data.order = local_order(batch, ptr, key, box_bits + 32)
         return data
 
     def __repr__(self) -> str:
-        shape = "x".join(str(getattr(self, f"{a}_edges").numel() + 1) for a in self.axis_order)
+        shape = "x".join(str(getattr(self, f"{axis}_edges").numel() + 1) for axis in self.axis_order)
         return f"{self.__class__.__name__}(boxes={shape}, axis_order={self.axis_order})"
