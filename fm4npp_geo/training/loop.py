@@ -1,34 +1,14 @@
-"""A minimal training loop over randomly drawn batches of events."""
+"""Single-process training of a model on events held in memory."""
 
 from __future__ import annotations
 
-import logging
-import math
-import time
 from collections.abc import Callable, Sequence
 
-import torch
 from torch import Tensor, nn
 from torch_geometric.data import Batch, Data
-from tqdm.auto import tqdm
 
-from fm4npp_geo.training.optim import build_optimizer, warmup_cosine
-
-logger = logging.getLogger(__name__)
-
-
-def _epoch_batches(
-    lengths: Tensor, batch_size: int, bucket_by_length: bool, generator: torch.Generator
-) -> list[list[int]]:
-    """Split one epoch of event indices into full batches, in random batch order."""
-    permutation = torch.randperm(lengths.numel(), generator=generator)
-    if bucket_by_length:
-        # Sorting a random permutation stably by length breaks ties at random.
-        permutation = permutation[torch.sort(lengths[permutation], stable=True).indices]
-    num_batches = lengths.numel() // batch_size
-    batches = [permutation[i * batch_size : (i + 1) * batch_size].tolist() for i in range(num_batches)]
-    order = torch.randperm(num_batches, generator=generator).tolist()
-    return [batches[i] for i in order]
+from fm4npp_geo.training.distributed import DistributedContext
+from fm4npp_geo.training.trainer import Trainer, TrainerConfig
 
 
 def train_steps(
@@ -46,65 +26,42 @@ def train_steps(
     description: str = "train",
     bucket_by_length: bool = True,
 ) -> dict[str, float]:
-    """Train ``model`` for a fixed number of optimizer steps.
+    """Train ``model`` in this process for a fixed number of optimizer steps.
 
-    Events are drawn without replacement with a seeded generator and batched,
-    and each step minimizes ``loss_fn`` on one batch. With ``bucket_by_length``
-    (the default), every epoch sorts the events by hit count, cuts them into
-    batches and visits the batches in random order. Events of similar length
-    then share a batch, so right padding wastes little compute. Without it,
-    batches are random.
-    AdamW with linear warmup and cosine decay; gradients are clipped to
-    ``grad_clip`` in norm. A step whose loss is NaN or infinite is skipped and
-    logged.
+    A thin front end of :class:`~fm4npp_geo.training.Trainer` for small runs:
+    batches hold ``batch_size`` events (an epoch's last, smaller batch is
+    dropped), on the CPU, with no checkpoints. With ``bucket_by_length`` (the
+    default), every epoch sorts the events by hit count, cuts them into
+    batches and visits the batches in random order, so right padding wastes
+    little compute. The optimizer is AdamW with linear warmup and cosine decay,
+    gradients are clipped to ``grad_clip`` in norm, and a step whose loss is
+    NaN or infinite is skipped and logged.
 
     Returns:
         ``loss_first``/``loss_last`` (means over the first and last 10% of
-        steps), ``skipped_steps`` and ``seconds``.
+        steps), ``skipped_steps``, ``steps`` and ``seconds``.
     """
-    if steps < 1:
-        raise ValueError(f"steps must be >= 1, got {steps}")
     if not events:
         raise ValueError("no training events given")
-    batch_size = min(batch_size, len(events))
-    optimizer = build_optimizer(model, lr=lr, weight_decay=weight_decay)
-    scheduler = warmup_cosine(optimizer, steps, int(warmup_fraction * steps))
-    generator = torch.Generator().manual_seed(seed)
-
-    model.train()
-    losses: list[float] = []
-    skipped = 0
-    lengths = torch.tensor([event.num_nodes for event in events])
-    schedule: list[list[int]] = []
-    start = time.perf_counter()
-    bar = tqdm(range(steps), desc=description, disable=not progress, leave=False)
-    for _ in bar:
-        if not schedule:
-            schedule = _epoch_batches(lengths, batch_size, bucket_by_length, generator)
-        batch = Batch.from_data_list([events[i] for i in schedule.pop()])
-
-        loss = loss_fn(batch)
-        if not torch.isfinite(loss):
-            skipped += 1
-            logger.warning("%s: non-finite loss %s at step %d, step skipped", description, loss.item(), len(losses))
-            optimizer.zero_grad(set_to_none=True)
-            scheduler.step()
-            continue
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-        optimizer.step()
-        scheduler.step()
-        losses.append(loss.item())
-        bar.set_postfix(loss=f"{losses[-1]:.4f}")
-
-    seconds = time.perf_counter() - start
-    tenth = max(1, len(losses) // 10)
-    summary = {
-        "loss_first": float(sum(losses[:tenth]) / tenth) if losses else math.nan,
-        "loss_last": float(sum(losses[-tenth:]) / tenth) if losses else math.nan,
-        "skipped_steps": skipped,
-        "seconds": seconds,
-    }
-    logger.info("%s: %d steps in %.1f s, loss %.4g -> %.4g", description, steps, seconds, summary["loss_first"], summary["loss_last"])
-    return summary
+    config = TrainerConfig(
+        steps=steps,
+        lr=lr,
+        weight_decay=weight_decay,
+        warmup_fraction=warmup_fraction,
+        grad_clip=grad_clip,
+        max_events=min(batch_size, len(events)),
+        bucket_by_length=bucket_by_length,
+        drop_last=True,
+        seed=seed,
+        progress=progress,
+        description=description,
+    )
+    trainer = Trainer(
+        model,
+        events,
+        [event.num_nodes for event in events],
+        config,
+        loss_fn=lambda module, batch: loss_fn(batch),
+        context=DistributedContext(),
+    )
+    return trainer.fit()

@@ -1,4 +1,4 @@
-"""Pretrain an FM4NPP backbone with the k-NNN objective."""
+"""Pretrain an FM4NPP backbone with the k-NNN objective, and backbone files."""
 
 from __future__ import annotations
 
@@ -8,14 +8,21 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch_geometric.data import Data
+from torch import Tensor, nn
+from torch_geometric.data import Batch, Data
 
 from fm4npp_geo.nn import FM4NPPBackbone
-from fm4npp_geo.pretrain import KNNNObjective, KNNNTargets
+from fm4npp_geo.pretrain import KNextNearestNeighbors, KNNNTargets
 from fm4npp_geo.training.checkpoint import load_checkpoint, save_checkpoint
-from fm4npp_geo.training.loop import train_steps
+from fm4npp_geo.training.distributed import DistributedContext
+from fm4npp_geo.training.trainer import Trainer, TrainerConfig
 
 logger = logging.getLogger(__name__)
+
+
+def knnn_loss_terms(module: nn.Module, batch: Batch) -> tuple[Tensor, Tensor]:
+    """Return the k-NNN loss numerator and denominator of a (data-parallel) objective."""
+    return module(batch, reduce=False)
 
 
 def pretrain_backbone(
@@ -24,28 +31,39 @@ def pretrain_backbone(
     k: int = 30,
     strict_radius: bool = False,
     steps: int = 1000,
-    batch_size: int = 8,
+    batch_size: int | None = 8,
+    max_hits: int | None = None,
     lr: float = 2e-4,
     weight_decay: float = 0.1,
     warmup_fraction: float = 0.05,
+    grad_clip: float = 1.0,
+    hit_count_bins: Sequence[int] | None = None,
+    bin_weights: Sequence[float] | None = None,
     seed: int = 0,
     checkpoint: str | Path | None = None,
     progress: bool = False,
 ) -> tuple[FM4NPPBackbone, dict[str, float]]:
-    """Pretrain a backbone on unlabeled events with the k-NNN objective.
+    """Pretrain a backbone on unlabeled events held in memory, in this process.
 
     Events must already carry ``x`` and ``order`` (from
-    :class:`~fm4npp_geo.transforms.HitFeatures` and
-    :class:`~fm4npp_geo.transforms.HierarchicalRasterScan`); the k-NNN targets
-    are computed here on copies, so the given events are left untouched. Labels
-    are never read.
+    :class:`~fm4npp_geo.transforms.HitFeatures` and a serialization transform
+    such as :class:`~fm4npp_geo.transforms.HierarchicalRasterScan`). The k-NNN
+    targets are computed once here, on copies, so the given events are left
+    untouched. Labels are never read. For datasets on disk, several processes
+    and checkpoints, use :func:`~fm4npp_geo.training.run_pretraining`.
 
     Args:
         events: unlabeled training events.
         backbone: keyword arguments of :class:`~fm4npp_geo.nn.FM4NPPBackbone`.
         k: next nearest neighbours predicted per hit.
         strict_radius: neighbours among hits at larger r instead of later hits.
-        steps, batch_size, lr, weight_decay, warmup_fraction: optimisation.
+        steps: optimizer steps.
+        batch_size: most events per batch (None: no event cap).
+        max_hits: most hits per batch (None: no hit cap).
+        lr, weight_decay, warmup_fraction, grad_clip: optimization, see
+            :class:`~fm4npp_geo.training.TrainerConfig`.
+        hit_count_bins, bin_weights: per-event loss weights by hit count, see
+            :class:`~fm4npp_geo.pretrain.KNextNearestNeighbors`.
         seed: seed of the initialisation and of the batch order.
         checkpoint: where to save the pretrained backbone (atomically), if given.
         progress: show a progress bar.
@@ -53,25 +71,35 @@ def pretrain_backbone(
     Returns:
         The pretrained backbone (in eval mode) and a training summary.
     """
+    if not events:
+        raise ValueError("no pretraining events given")
     torch.manual_seed(seed)
     model = FM4NPPBackbone(**(backbone or {}))
     targets = KNNNTargets(k=k, strict_radius=strict_radius)
     prepared = [targets(event.clone()) for event in events]
-    objective = KNNNObjective(model, k=k)
+    objective = KNextNearestNeighbors(model, k=k, hit_count_bins=hit_count_bins, bin_weights=bin_weights)
 
-    summary = train_steps(
-        objective,
-        objective,
-        prepared,
+    config = TrainerConfig(
         steps=steps,
-        batch_size=batch_size,
         lr=lr,
         weight_decay=weight_decay,
         warmup_fraction=warmup_fraction,
+        grad_clip=grad_clip,
+        max_events=None if batch_size is None else min(batch_size, len(prepared)),
+        max_hits=max_hits,
         seed=seed,
         progress=progress,
         description="pretrain k-NNN",
     )
+    trainer = Trainer(
+        objective,
+        prepared,
+        [event.num_nodes for event in prepared],
+        config,
+        loss_fn=knnn_loss_terms,
+        context=DistributedContext(),
+    )
+    summary = trainer.fit()
     model.eval()
     if checkpoint is not None:
         save_backbone(model, checkpoint, extra={"pretrain": summary, "k": k})
