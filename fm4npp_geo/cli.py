@@ -30,6 +30,10 @@ commands:
               benchmark.json, report.md and plots to out_dir
   model-info  print the parameter counts of the presets m1..m6 beside the
               paper's, and of the composed `model` config by part
+  pretrain    pretrain the backbone with k-NNN on data.num_pretrain events and
+              write checkpoints, metrics.csv and backbone.pt to out_dir
+              (resume=true continues; several processes: torchrun
+              --nproc_per_node=N -m fm4npp_geo.cli pretrain ...)
   simulate    simulate num_events events into data.root (only the chunks not
               yet there, in data.num_workers processes) and print their
               summary: hits and tracks per event, noise fraction, PID mix,
@@ -129,10 +133,28 @@ def _model_info(cfg: DictConfig) -> int:
     return 0
 
 
+def _pretrain(cfg: DictConfig) -> int:
+    from fm4npp_geo.training.pretrain_run import check_pretrain_config, run_pretraining
+
+    try:
+        check_pretrain_config(cfg)
+    except ValueError as error:
+        sys.stderr.write(f"fm4npp-geo pretrain: invalid configuration: {error}\n")
+        return 2
+    summary = run_pretraining(cfg)
+    if int(os.environ.get("RANK", "0")) == 0:
+        sys.stdout.write(
+            f"{summary['steps']} steps on {summary['num_events']} events, loss {summary['loss_first']:.4g} -> "
+            f"{summary['loss_last']:.4g}; backbone in {summary['backbone']}\n"
+        )
+    return 0
+
+
 COMMANDS: dict[str, Callable[[DictConfig], int]] = {
     "baseline": _baseline,
     "benchmark": _benchmark,
     "model-info": _model_info,
+    "pretrain": _pretrain,
     "simulate": _simulate,
 }
 
