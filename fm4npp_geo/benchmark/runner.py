@@ -1,62 +1,39 @@
-"""The head-to-head benchmark: simulate, pretrain, train every tracker, evaluate."""
+"""The head-to-head benchmark: load events, pretrain, train every model per seed, evaluate, report."""
 
 from __future__ import annotations
 
 import logging
 import platform
 import time
-from collections.abc import Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import torch
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
-from torch_geometric.data import Data
-from tqdm.auto import tqdm
 
-from fm4npp_geo.benchmark.plots import plot_efficiency_curves, plot_event_display
+from fm4npp_geo.benchmark.data import SOURCES, data_source, load_events, split_events, split_sizes
+from fm4npp_geo.benchmark.plots import (
+    plot_ari_histogram,
+    plot_confusion_matrices,
+    plot_cost,
+    plot_efficiency_curves,
+    plot_event_display,
+)
 from fm4npp_geo.benchmark.report import format_table, write_record
-from fm4npp_geo.data import TPCSimDataset
+from fm4npp_geo.benchmark.runs import ModelRuns, read_seeds, run_all_models, seed_everything
+from fm4npp_geo.benchmark.schema import SCHEMA_VERSION
 from fm4npp_geo.data.summary import count_tracks
-from fm4npp_geo.metrics import TrackingEvaluator
-from fm4npp_geo.tasks.protocol import TrackFinder
 from fm4npp_geo.training import pretrain_backbone
 from fm4npp_geo.transforms import HierarchicalRasterScan, HitFeatures
 
 logger = logging.getLogger(__name__)
 
-PT_BINS = (0.06, 0.1, 0.15, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
-ETA_BINS = tuple(x / 10 for x in range(-12, 13, 2))
 
-
-def split_sizes(data_cfg: DictConfig) -> dict[str, int]:
-    """Read and check the split sizes ``data.num_{pretrain,train,val,test}``.
-
-    Raises:
-        ValueError: a size is not a whole number, or is below its minimum (1 for
-            train and test, 0 for pretrain and val).
-    """
-    minimum = {"pretrain": 0, "train": 1, "val": 0, "test": 1}
-    sizes = {}
-    for name, low in minimum.items():
-        value = data_cfg.get(f"num_{name}")
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ValueError(f"data.num_{name} must be a whole number >= {low}, got {value!r}")
-        sizes[name] = value
-    return sizes
-
-
-def split_events(events: Sequence[Data], sizes: dict[str, int]) -> dict[str, list[Data]]:
-    """Cut consecutive, disjoint splits of the given sizes, in the given order."""
-    needed = sum(sizes.values())
-    if needed > len(events):
-        raise ValueError(f"splits need {needed} events but only {len(events)} were generated")
-    splits, start = {}, 0
-    for name, size in sizes.items():
-        splits[name] = list(events[start : start + size])
-        start += size
-    return splits
+def _section(cfg: DictConfig, key: str) -> dict[str, Any]:
+    """Return config section ``key`` as a plain dict, empty when absent or null."""
+    value = cfg.get(key)
+    return OmegaConf.to_container(value, resolve=True) if value is not None else {}
 
 
 def machine_description() -> str:
@@ -65,63 +42,72 @@ def machine_description() -> str:
     return f"{platform.system()} {processor}, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
 
 
-def evaluate_tracker(tracker: TrackFinder, events: Sequence[Data], progress: bool, name: str):
-    """Predict every test event, time it, and score it with one evaluator."""
-    evaluator = TrackingEvaluator()
-    predictions = []
-    start = time.perf_counter()
-    for event in tqdm(events, desc=f"evaluate {name}", disable=not progress, leave=False):
-        labels = tracker.predict(event)
-        if labels.shape != (event.num_nodes,):
-            raise ValueError(
-                f"tracker '{name}' returned labels of shape {tuple(labels.shape)} for an event "
-                f"with {event.num_nodes} hits; predict() must return one label per hit"
-            )
-        predictions.append(labels)
-    seconds = time.perf_counter() - start
-    for event, labels in zip(events, predictions):
-        evaluator.update(labels, event.particle_id, event.particle_pt, event.particle_eta)
-    return evaluator, predictions, 1000.0 * seconds / max(1, len(events))
+def write_figures(runs: dict[str, ModelRuns], test_events: list, out_dir: Path) -> list[str]:
+    """Draw the figures of the first seed of every model; return their file names."""
+    records = {name: run.record for name, run in runs.items()}
+    trackers = {name: record for name, record in records.items() if record["kind"] == "tracker"}
+    classifiers = {name: record for name, record in records.items() if record["kind"] == "classifier"}
+    written = []
+    if trackers:
+        first = {name: record["per_seed"][0] for name, record in trackers.items()}
+        for metric, file, label in (
+            ("efficiency", "efficiency.png", "tracking efficiency (FM4NPP)"),
+            ("dm_efficiency", "efficiency_double_majority.png", "tracking efficiency (double majority)"),
+        ):
+            curves = {name: run["curves"][metric] for name, run in first.items()}
+            written.append(plot_efficiency_curves(curves, out_dir / file, label).name)
+        ari = {name: run["ari_per_event"] for name, run in first.items()}
+        written.append(plot_ari_histogram(ari, out_dir / "ari_histogram.png").name)
+    if classifiers:
+        confusions = {
+            name: (record["per_seed"][0]["confusion"], record["per_seed"][0]["class_names"])
+            for name, record in classifiers.items()
+        }
+        written.append(plot_confusion_matrices(confusions, out_dir / "confusion_matrices.png").name)
+    if records:
+        parameters = {name: record["num_parameters"] for name, record in records.items()}
+        timing = {
+            name: (record["mean"]["inference_ms_per_event"], record["std"]["inference_ms_per_event"])
+            for name, record in records.items()
+        }
+        written.append(plot_cost(parameters, timing, out_dir / "cost.png").name)
+    display = {name: runs[name].predictions[0] for name in trackers if runs[name].predictions}
+    if display and test_events:
+        written.append(plot_event_display(test_events[0], display, out_dir / "event_display.png").name)
+    return written
 
 
 def run_benchmark(cfg: DictConfig) -> dict[str, Any]:
-    """Run the whole benchmark described by ``cfg`` and write its records.
+    """Run the whole benchmark described by ``cfg`` and write its records and figures.
 
-    Returns the record that is also written to ``<out_dir>/benchmark.json``.
+    Returns the record that is also written to ``<out_dir>/benchmark.json`` (see
+    docs/benchmark.md for its schema).
     """
+    started = time.perf_counter()
     sizes = split_sizes(cfg.data)
+    source = data_source(cfg.data)
+    seeds = read_seeds(cfg)
     out_dir = Path(cfg.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     progress = bool(cfg.progress)
-    torch.manual_seed(cfg.seed)
+    seed_everything(int(cfg.seed))
 
-    # 1. Events: generated once and cached under data.root.
-    logger.info("loading or simulating %d events under %s", sum(sizes.values()), cfg.data.root)
-    dataset = TPCSimDataset(
-        root=cfg.data.root,
-        num_events=sum(sizes.values()),
-        seed=int(cfg.data.seed),
-        config=OmegaConf.to_container(cfg.data.simulation, resolve=True) if "simulation" in cfg.data else None,
-        num_workers=int(cfg.data.get("num_workers", 1)),
-        chunk_size=int(cfg.data.get("chunk_size", 1000)),
-        progress=progress,
-    )
-    events = [dataset[i] for i in range(len(dataset))]
+    # 1. Events, cut into disjoint splits.
+    events = load_events(cfg.data, sum(sizes.values()), progress)
     splits = split_events(events, sizes)
 
     # 2. Feature and serialization statistics come from pretraining + training events.
     fit_events = splits["pretrain"] + splits["train"]
     features = HitFeatures.fit(fit_events)
-    serialization = HierarchicalRasterScan.fit(fit_events)
+    serialization = HierarchicalRasterScan.fit(fit_events, **_section(cfg, "serialization"))
     for name in splits:
         splits[name] = [serialization(features(event)) for event in splits[name]]
 
-    # 3. Self-supervised pretraining on the unlabeled split.
+    # 3. Self-supervised pretraining on the unlabeled split, once for all seeds.
     pretrain_cfg = OmegaConf.to_container(cfg.pretrain, resolve=True)
-    backbone_kwargs = OmegaConf.to_container(cfg.model, resolve=True)
     backbone, pretrain_summary = pretrain_backbone(
         splits["pretrain"] or splits["train"],
-        backbone=backbone_kwargs,
+        backbone=OmegaConf.to_container(cfg.model, resolve=True),
         checkpoint=out_dir / "backbone.pt",
         seed=int(cfg.seed),
         progress=progress,
@@ -131,58 +117,35 @@ def run_benchmark(cfg: DictConfig) -> dict[str, Any]:
         {"k": pretrain_cfg["k"], "steps": pretrain_cfg["steps"], "num_parameters": backbone.num_parameters()}
     )
 
-    # 4. Every tracker: built from its config, trained on the same labeled events,
-    #    scored on the same test events by the same evaluator.
-    models: dict[str, dict[str, Any]] = {}
-    curves: dict[str, dict[str, dict]] = {}
-    display: dict[str, torch.Tensor] = {}
-    for name, tracker_cfg in cfg.trackers.items():
-        logger.info("training tracker %s", name)
-        tracker = instantiate(tracker_cfg)
-        if not isinstance(tracker, TrackFinder):
-            raise TypeError(f"tracker '{name}' ({type(tracker).__name__}) lacks fit/predict/num_parameters")
-        start = time.perf_counter()
-        fit_summary = tracker.fit(splits["train"], splits["val"])
-        train_seconds = time.perf_counter() - start
-        evaluator, predictions, ms_per_event = evaluate_tracker(tracker, splits["test"], progress, name)
-        result = evaluator.compute()
-        models[name] = {
-            **result,
-            "num_test_events": len(splits["test"]),
-            "train_seconds": train_seconds,
-            "inference_ms_per_event": ms_per_event,
-            "num_parameters": int(tracker.num_parameters()),
-            "fit": {key: value for key, value in (fit_summary or {}).items() if isinstance(value, (int, float))},
-        }
-        curves[name] = {
-            "pt": evaluator.efficiency_curve("pt", PT_BINS),
-            "eta": evaluator.efficiency_curve("eta", ETA_BINS),
-        }
-        if predictions:
-            display[name] = predictions[0]
+    # 4. Every model, once per seed: built from its config, trained on the same
+    #    labeled events, scored on the same test events by the same evaluator.
+    runs = run_all_models(cfg, splits, seeds, progress)
 
-    # 5. Records and plots.
+    # 5. Figures, records and the table.
+    figures = write_figures(runs, splits["test"], out_dir)
     all_events = [event for split in splits.values() for event in split]
     record = {
-        "schema_version": 1,
+        "schema_version": SCHEMA_VERSION,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "data": {
-            "source": "PYTHIA 8 p+p 200 GeV + fm4npp-geo TPC simulation",
+            "source": source,
+            "description": SOURCES[source],
+            "root": str(cfg.data.root),
             "events": len(all_events),
             "mean_hits_per_event": sum(e.num_nodes for e in all_events) / max(1, len(all_events)),
             "mean_tracks_per_event": sum(count_tracks(e) for e in all_events) / max(1, len(all_events)),
             **{f"num_{name}": len(split) for name, split in splits.items()},
         },
+        "seeds": seeds,
+        "metrics_config": _section(cfg, "metrics"),
         "pretrain": pretrain_summary,
-        "models": models,
-        "curves": curves,
+        "models": {name: run.record for name, run in runs.items()},
+        "figures": figures,
         "config": OmegaConf.to_container(cfg, resolve=True),
         "machine": machine_description(),
+        "total_seconds": time.perf_counter() - started,
     }
     write_record(record, out_dir)
-    if curves:
-        plot_efficiency_curves(curves, out_dir / "efficiency.png")
-    if display and splits["test"]:
-        plot_event_display(splits["test"][0], display, out_dir / "event_display.png")
     logger.info("wrote %s", out_dir / "benchmark.json")
     return record
 

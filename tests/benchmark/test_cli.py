@@ -34,23 +34,27 @@ EXATRKX_TINY = [
 def test_benchmark_tiny_end_to_end(tmp_path, capsys):
     out_dir = tmp_path / "run"
     code = main(
-        ["benchmark", f"out_dir={out_dir}", f"data.root={tmp_path / 'data'}", *TINY, *EXATRKX_TINY]
+        ["benchmark", f"out_dir={out_dir}", f"data.root={tmp_path / 'data'}", "seeds=[0,1]", *TINY, *EXATRKX_TINY]
     )
     assert code == 0
 
     record = json.loads((out_dir / "benchmark.json").read_text())
+    assert record["schema_version"] == 2
     assert set(record["models"]) == {"fm4npp", "adapter_only", "exatrkx"}
     for name, result in record["models"].items():
-        for key in ("ari", "efficiency", "purity", "train_seconds", "inference_ms_per_event"):
-            assert isinstance(result[key], float), (name, key)
+        for key in ("ari", "efficiency", "purity", "dm_efficiency", "trackml_score", "train_seconds",
+                    "inference_ms_per_event"):
+            assert isinstance(result["mean"][key], float), (name, key)
         assert result["num_test_events"] == 3
+        assert [run["seed"] for run in result["per_seed"]] == [0, 1]
     assert record["data"]["events"] == 13
     assert record["data"]["mean_hits_per_event"] > 0
     assert (out_dir / "report.md").read_text().startswith("# fm4npp-geo benchmark")
     assert (out_dir / "efficiency.png").stat().st_size > 0
     assert (out_dir / "event_display.png").stat().st_size > 0
     printed = capsys.readouterr().out
-    assert "| fm4npp |" in printed
+    assert "| fm4npp | " in printed
+    assert " ± " in printed
     assert "| adapter_only |" in printed
     assert "| exatrkx |" in printed
 
