@@ -143,7 +143,7 @@ def build_tables(
         pair_keys, pair_count = np.unique(pair_key, return_counts=True)
         pair_weight = None
     else:
-        order = np.argsort(pair_key, kind="stable")
+        order = np.argsort(pair_key)
         sorted_keys = pair_key[order]
         starts = _segment_starts(sorted_keys)
         pair_keys = sorted_keys[starts]

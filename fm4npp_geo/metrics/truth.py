@@ -72,12 +72,22 @@ class ParticleTruth:
         """Build the truth by counting the hits of each particle.
 
         Use this when the hits are the whole event. Per-hit kinematics and flags
-        are read from the first hit of each particle, since all its hits carry
-        the same values.
+        are read from one hit of each particle, since all its hits carry the same
+        values.
         """
         particle_id = as_label_array(particle_id, "particle_id")
         check_truth_labels(particle_id)
-        ids, first_hit, num_hits = np.unique(particle_id, return_index=True, return_counts=True)
+        largest = int(particle_id.max(initial=0))
+        if largest <= 4 * particle_id.size + 1024:
+            # Small ids (simulated events): count with bincount, no sort. Any hit
+            # of a particle gives its kinematics, so the last write per id is fine.
+            counts = np.bincount(particle_id, minlength=largest + 1)
+            ids = np.flatnonzero(counts)
+            hit_of = np.zeros(largest + 1, dtype=np.int64)
+            hit_of[particle_id] = np.arange(particle_id.size)
+            first_hit, num_hits = hit_of[ids], counts[ids]
+        else:
+            ids, first_hit, num_hits = np.unique(particle_id, return_index=True, return_counts=True)
         real = ids != 0
         ids, first_hit, num_hits = ids[real], first_hit[real], num_hits[real]
 
