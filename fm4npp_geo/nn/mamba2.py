@@ -322,17 +322,17 @@ class Mamba2(nn.Module):
         dtype = torch.promote_types(xBC.dtype, torch.float32)
         xBC = xBC.to(dtype)
         kernel = self.conv1d.weight[:, 0].to(dtype)  # (channels, d_conv)
-        out = self.conv1d.bias.to(dtype) + xBC * kernel[:, -1]  # the current position
+        out = torch.addcmul(self.conv1d.bias.to(dtype), xBC, kernel[:, -1])  # current position
 
         padded = F.pad(xBC, (0, 0, self.d_conv - 1, 0))  # (b, L + d_conv - 1, ch)
         if seq_idx is not None:
             padded_idx = F.pad(seq_idx, (self.d_conv - 1, 0), value=-1)  # (b, L + d_conv - 1)
         for tap in range(self.d_conv - 1):
-            term = padded[:, tap : tap + seqlen] * kernel[:, tap]
+            shifted = padded[:, tap : tap + seqlen]
             if seq_idx is not None:
                 same_sequence = padded_idx[:, tap : tap + seqlen] == seq_idx  # (b, L)
-                term = term * same_sequence.unsqueeze(-1)
-            out = out + term
+                shifted = shifted * same_sequence.unsqueeze(-1)
+            out = torch.addcmul(out, shifted, kernel[:, tap])
         return out
 
     def extra_repr(self) -> str:

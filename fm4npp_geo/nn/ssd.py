@@ -233,11 +233,12 @@ def ssd_chunked(
         chunk_decay = torch.exp(dA_cumsum[..., -1])  # (b, c, g, r)
         if masks.carries is not None:
             chunk_decay = chunk_decay * masks.carries
+        # unbind, not indexing per chunk: the backward of one index op per
+        # chunk would write a full-size gradient each time (quadratic cost).
         entering_states = []
-        for c in range(num_chunks):
+        for decay, chunk_state in zip(chunk_decay.unbind(1), chunk_states.unbind(1)):
             entering_states.append(state)
-            decay = chunk_decay[:, c, :, :, None, None]  # (b, g, r, 1, 1)
-            state = decay * state + chunk_states[:, c]
+            state = decay[..., None, None] * state + chunk_state  # (b, g, r, p, n)
         final_state = state.reshape(batch, nheads, headdim, d_state)
 
         # 4. Contribution of the entering state to every output of the chunk.
