@@ -274,11 +274,13 @@ class Mamba2(nn.Module):
             seq_idx = seq_idx.to(torch.int32).contiguous()  # the kernels read int32
         z, xBC, dt = self._split_projection(u)
 
-        if kernels.causal_conv1d is not None:
-            # causal_conv1d_fn takes (b, channels, L); with seq_idx it needs the
-            # channels-last strides that this transposed view has.
+        # causal_conv1d_fn takes (b, channels, L) and widths 2 to 4. In the
+        # channels-last layout of this transposed view, which seq_idx needs,
+        # it also needs a channel count and strides that are multiples of 8.
+        use_conv_kernel = xBC.shape[-1] % 8 == 0 and 2 <= self.d_conv <= 4
+        if kernels.causal_conv1d is not None and use_conv_kernel:
             xBC = kernels.causal_conv1d(
-                xBC.transpose(1, 2),
+                xBC.contiguous().transpose(1, 2),
                 self.conv1d.weight[:, 0],
                 self.conv1d.bias,
                 seq_idx=seq_idx,

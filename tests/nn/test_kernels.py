@@ -97,7 +97,7 @@ def reference_causal_conv1d(x, weight, bias=None, seq_idx=None, initial_states=N
                             return_final_states=False, final_states_out=None, activation=None):
     """Stand-in for causal-conv1d 1.4's causal_conv1d_fn: runs each sequence separately."""
     batch, channels, seqlen = x.shape
-    assert weight.shape[0] == channels and weight.dim() == 2
+    assert weight.shape == (channels, weight.shape[1])
     assert seq_idx is None or x.stride(1) == 1, "seq_idx needs channels-last input"
     width = weight.shape[1]
     ids = torch.zeros(batch, seqlen, dtype=torch.int32) if seq_idx is None else seq_idx

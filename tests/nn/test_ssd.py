@@ -250,7 +250,7 @@ def test_chunked_seq_idx_equals_separate_sequences():
             )
 
 
-def test_chunked_seq_idx_initial_state_feeds_first_sequence_only():
+def test_chunked_seq_idx_initial_state_scope():
     seq_idx = packed_seq_idx()
     inputs = make_inputs(seq_idx.shape[1], ngroups=1, dtype=torch.float64, seed=6)
     without_initial = dict(inputs, initial_states=None)
@@ -258,6 +258,7 @@ def test_chunked_seq_idx_initial_state_feeds_first_sequence_only():
     y = ssd_chunked(**inputs, chunk_size=CHUNK, seq_idx=seq_idx)
     y_zero = ssd_chunked(**without_initial, chunk_size=CHUNK, seq_idx=seq_idx)
 
+    # The initial state reaches the first sequence of each row and no other.
     first_run = seq_idx == seq_idx[:, :1]  # (b, L)
     assert not torch.allclose(y[first_run], y_zero[first_run])
     torch.testing.assert_close(y[~first_run], y_zero[~first_run], rtol=0.0, atol=0.0)
