@@ -163,25 +163,33 @@ def _print_cpu_goals(records: list[dict]) -> None:
 
 
 def run_cuda_section(args: argparse.Namespace) -> list[dict]:
-    """Compare the fused and PyTorch paths on the GPU for the presets."""
+    """Compare the fused and PyTorch paths on the GPU for the presets.
+
+    ``--device cpu`` runs the same code on the CPU (torch path only), as a
+    quick check of this function on machines without a GPU.
+    """
     from fm4npp_geo.nn import FM4NPPBackbone, kernels, preset
 
-    fused_available = kernels.load_fused_kernels() is not None
-    print(f"\nCUDA: {torch.cuda.get_device_name()}, torch {torch.__version__}, "
-          f"batch {CUDA_BATCH}, float32 weights and inputs, chunk_size {CHUNK_SIZES}")
+    device = torch.device(args.device)
+    on_gpu = device.type == "cuda"
+    fused_available = on_gpu and kernels.load_fused_kernels() is not None
+    device_name = torch.cuda.get_device_name() if on_gpu else "CPU (dry run)"
+    print(f"\nCUDA: {device_name}, torch {torch.__version__}, "
+          f"batch {args.batch}, float32 weights and inputs, chunk_size {CHUNK_SIZES}")
     if fused_available:
         print(f"mamba-ssm {kernels.load_fused_kernels().version}; causal-conv1d "
               f"{'loaded' if kernels.load_fused_kernels().causal_conv1d else 'missing (PyTorch conv)'}")
     else:
-        print(f"fused kernels unavailable ({kernels.fused_kernels_error()}): torch path only")
+        reason = kernels.fused_kernels_error() if on_gpu else "not a CUDA device"
+        print(f"fused kernels unavailable ({reason}): torch path only")
     print(f"{'preset':<7}{'L':>6} {'path':<6}{'fwd tok/s':>13}{'fwd+bwd tok/s':>15}{'max rel diff':>14}")
 
     records = []
     for name in args.presets:
         for length in args.cuda_lengths:
             torch.manual_seed(0)
-            model = FM4NPPBackbone(**preset(name, chunk_size=256, scan="torch")).cuda()
-            x = torch.rand(CUDA_BATCH, length, model.in_features, device="cuda") * 2 - 1
+            model = FM4NPPBackbone(**preset(name, chunk_size=256, scan="torch")).to(device)
+            x = torch.rand(args.batch, length, model.in_features, device=device) * 2 - 1
             paths = ["fused", "torch"] if fused_available else ["torch"]
             outputs = {}
             for path in paths:
@@ -189,7 +197,7 @@ def run_cuda_section(args: argparse.Namespace) -> list[dict]:
                     layer.mixer.scan = path
                     layer.mixer.chunk_size = CHUNK_SIZES[path]
                 record = dict(preset=name, length=length, path=path)
-                record.update(_time_cuda_path(model, x, args.repeats, outputs))
+                record.update(_time_device_path(model, x, args.repeats, outputs))
                 records.append(record)
             if len(outputs) == 2:
                 difference = (outputs["fused"] - outputs["torch"]).abs().max() / outputs["torch"].abs().max()
@@ -199,33 +207,39 @@ def run_cuda_section(args: argparse.Namespace) -> list[dict]:
                 print(f"{name:<7}{length:>6} {record['path']:<6}{_cuda_rate(record, 'forward'):>13}"
                       f"{_cuda_rate(record, 'training'):>15}{'' if diff is None else f'{diff:.2e}':>14}")
             del model, x, outputs
-            torch.cuda.empty_cache()
+            _empty_cache(device)
     return records
 
 
-def _time_cuda_path(model: torch.nn.Module, x: torch.Tensor, repeats: int, outputs: dict) -> dict:
+def _empty_cache(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+
+
+def _time_device_path(model: torch.nn.Module, x: torch.Tensor, repeats: int, outputs: dict) -> dict:
     tokens = x.shape[0] * x.shape[1]
     path = model.layers[0].mixer.scan
+    synchronize = torch.cuda.synchronize if x.is_cuda else (lambda: None)
     result = {}
     try:
         with torch.no_grad():
             outputs[path] = model(x)
-            torch.cuda.synchronize()
+            synchronize()
             start = time.perf_counter()
             for _ in range(repeats):
                 model(x)
-            torch.cuda.synchronize()
+            synchronize()
         result["forward_tokens_per_s"] = tokens * repeats / (time.perf_counter() - start)
     except torch.cuda.OutOfMemoryError:
         result["forward_error"] = "out of memory"
-    torch.cuda.empty_cache()
+    _empty_cache(x.device)
     try:
-        seconds = time_training_step(model, x, repeats, torch.cuda.synchronize)
+        seconds = time_training_step(model, x, repeats, synchronize)
         result["training_tokens_per_s"] = tokens / seconds
     except torch.cuda.OutOfMemoryError:
         result["training_error"] = "out of memory"
     model.zero_grad(set_to_none=True)
-    torch.cuda.empty_cache()
+    _empty_cache(x.device)
     return result
 
 
@@ -248,6 +262,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--presets", nargs="+", default=list(CUDA_PRESETS), help="CUDA presets")
     parser.add_argument("--cuda-lengths", type=int, nargs="+", default=list(CUDA_LENGTHS),
                         help="CUDA sequence lengths")
+    parser.add_argument("--batch", type=int, default=CUDA_BATCH, help="CUDA batch size")
+    parser.add_argument("--device", default="cuda",
+                        help="device of the CUDA section; 'cpu' makes a quick dry run")
     parser.add_argument("--json", default=None, help="write the records to this JSON file")
     parser.add_argument("--worker", choices=["ours", "mambapy"], help=argparse.SUPPRESS)
     parser.add_argument("--length", type=int, help=argparse.SUPPRESS)
@@ -262,7 +279,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     record = {}
     if not args.cuda_only:
         record["cpu"] = run_cpu_section(args)
-    if not args.cpu_only and torch.cuda.is_available():
+    if not args.cpu_only and (torch.cuda.is_available() or args.device == "cpu"):
         record["cuda"] = run_cuda_section(args)
     elif not args.cpu_only:
         print("\nCUDA section skipped: no CUDA device")
