@@ -32,6 +32,8 @@ class ExaTrkXConfig:
             features, 0 for none.
         order_rule (str): How a particle's hits are ordered for the truth
             edges, see :func:`~baselines.exatrkx.truth.track_order`.
+        magnetic_field (float): Solenoid field in tesla, used by the
+            ``"helix"`` order rule.
         target_min_pt (float): Target particles need this transverse
             momentum in GeV.
         target_min_hits (int): Target particles need this many hits.
@@ -98,6 +100,7 @@ class ExaTrkXConfig:
     z_scale: float = DEFAULT_Z_SCALE
     num_x_features: int = 0
     order_rule: str = "auto"
+    magnetic_field: float = 1.4
     target_min_pt: float = 0.0
     target_min_hits: int = 3
     target_min_layers: int = 0

@@ -435,7 +435,7 @@ class ExaTrkXTracker:
         if with_truth:
             if getattr(event, "particle_id", None) is None:
                 raise ValueError("Expected events with 'particle_id' for training and metrics")
-            order = track_order(event, config.order_rule)
+            order = track_order(event, config.order_rule, config.magnetic_field)
             inputs.particle_id = event.particle_id.to(self.device)
             inputs.true_edge_index = truth_edges(
                 event.particle_id, event.pos, order

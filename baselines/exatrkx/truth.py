@@ -12,15 +12,21 @@ from torch_geometric.data import Data
 ORDER_RULES = ("auto", "r", "helix", "distance")
 
 # Columns of ``data.particles`` (fm4npp_geo.data.PARTICLE_COLUMNS) read here.
-_CHARGE, _PX, _PY, _VX, _VY = 2, 4, 5, 7, 8
+_CHARGE, _PX, _PY, _PZ, _VX, _VY, _VZ = 2, 4, 5, 6, 7, 8, 9
 
 # Order key added to every hit of a returning leg in cm. It exceeds any
 # transverse distance inside a detector, so returning legs sort after
-# outgoing ones.
+# outgoing ones, and twice it separates consecutive turns.
 _LEG_OFFSET = 1.0e5
 
+# Transverse momentum in GeV of a unit charge on a 1 m radius in 1 T.
+_GEV_PER_TESLA_METRE = 0.299792458
 
-def track_order(data: Data, rule: str = "auto") -> Tensor:
+# Smallest z advance per turn in cm at which turns are told apart by z.
+_MIN_TURN_PITCH = 1.0
+
+
+def track_order(data: Data, rule: str = "auto", magnetic_field: float = 1.4) -> Tensor:
     r"""Compute a key that orders each particle's hits along its track.
 
     Rules:
@@ -37,7 +43,10 @@ def track_order(data: Data, rule: str = "auto") -> Tensor:
       where :math:`\phi_0` is the initial momentum direction and a positive
       particle turns clockwise in a field along :math:`+z`. Hits with
       :math:`\alpha / 2 \ge \pi / 2` are past the apex of the circle, on the
-      returning leg. Needs the particle table ``data.particles`` with the
+      returning leg. The chord direction repeats every turn, so the turn
+      comes from :math:`z`, which advances by :math:`2 \pi R \cot\theta`
+      per turn: a hit of turn :math:`n` sorts after every hit of turn
+      :math:`n - 1`. Needs the particle table ``data.particles`` with the
       columns of :data:`fm4npp_geo.data.PARTICLE_COLUMNS`.
     - :obj:`"distance"`: the 3D distance :math:`\sqrt{r^2 + z^2}` from the
       origin, the usual order for silicon detectors, whose end-cap disks
@@ -48,15 +57,19 @@ def track_order(data: Data, rule: str = "auto") -> Tensor:
     The key is only compared between hits of the same particle. Noise hits
     get their radius.
 
-    NOTE: the chord direction repeats after a full turn, so under
-    :obj:`"helix"` the hits of a second turn interleave with those of the
-    first. A second turn inside the TPC needs a nearly transverse looper.
+    NOTE: the turn number assumes the radius :math:`R` at production. A
+    looper that loses much of its momentum within one turn, or whose turns
+    advance less than 1 cm in :math:`z`, can get hits of two turns
+    interleaved.
 
     Args:
         data (torch_geometric.data.Data): An event with ``pos`` in cm and
             ``particle_id`` (0 for noise).
         rule (str, optional): One of :obj:`"auto"`, :obj:`"r"`,
             :obj:`"helix"` or :obj:`"distance"`. (default: :obj:`"auto"`)
+        magnetic_field (float, optional): Solenoid field along :math:`+z` in
+            tesla, for the helix radius. (default: :obj:`1.4`, the sPHENIX
+            field)
 
     Shapes:
         - **input:** pos :math:`(|V|, 3)`, particle_id :math:`(|V|)`,
@@ -82,10 +95,14 @@ def track_order(data: Data, rule: str = "auto") -> Tensor:
             "Expected 'data.particles' with production vertices and momenta "
             "for the 'helix' order rule; use rule='r' for events without it"
         )
-    return _helix_order(pos, data.particle_id, particles.double())
+    if not magnetic_field > 0:
+        raise ValueError(f"Expected a positive 'magnetic_field' in tesla, got {magnetic_field}")
+    return _helix_order(pos, data.particle_id, particles.double(), magnetic_field)
 
 
-def _helix_order(pos: Tensor, particle_id: Tensor, particles: Tensor) -> Tensor:
+def _helix_order(
+    pos: Tensor, particle_id: Tensor, particles: Tensor, magnetic_field: float
+) -> Tensor:
     key = torch.hypot(pos[:, 0], pos[:, 1])
     track = particle_id > 0
     if not track.any():
@@ -111,8 +128,19 @@ def _helix_order(pos: Tensor, particle_id: Tensor, particles: Tensor) -> Tensor:
     half_turn = shifted - math.pi / 2
     returning = half_turn >= math.pi / 2
 
+    # Turn number: the turning angle implied by z, (z - vz) / (R cot(theta)),
+    # against the one from the chord direction, 2 * half_turn.
+    pt = torch.hypot(row[:, _PX], row[:, _PY])
+    radius = 100.0 * pt / (_GEV_PER_TESLA_METRE * row[:, _CHARGE].abs() * magnetic_field)
+    pitch = radius * row[:, _PZ] / pt.clamp_min(1e-12)  # z advance per radian
+    resolved = 2 * math.pi * pitch.abs() >= _MIN_TURN_PITCH
+    angle_from_z = (pos[track, 2] - row[:, _VZ]) / torch.where(resolved, pitch, 1.0)
+    turn = torch.round((angle_from_z - 2 * half_turn) / (2 * math.pi)).clamp_min(0)
+    turn = torch.where(resolved, turn, 0.0)
+
     distance = torch.hypot(dx, dy)
-    key[track] = torch.where(returning, _LEG_OFFSET - distance, distance)
+    leg_key = torch.where(returning, _LEG_OFFSET - distance, distance)
+    key[track] = 2 * _LEG_OFFSET * turn + leg_key
     return key
 
 

@@ -79,7 +79,7 @@ def test_tracker_predict_tiny_events(synthetic_events):
     single = Data(pos=torch.tensor([[40.0, 0.0, 1.0]]))
     assert tracker.predict(single).tolist() == [0]
 
-    # A radius too small for any edge: every stage sees zero edges.
+    # A radius too small for any edge: every stage gets zero edges.
     tracker.config.radius = 1e-9
     event = synthetic_events(1, first_seed=70)[0]
     prediction = tracker.predict_with_graph(event)

@@ -158,3 +158,29 @@ def test_track_order_helix_noise_keeps_radius():
 def test_truth_edges_invalid_order_shape():
     with pytest.raises(ValueError, match="Expected 'order' of shape \\[2\\]"):
         truth_edges(torch.tensor([1, 1]), torch.zeros(2, 3), torch.zeros(3))
+
+
+def test_track_order_helix_separates_turns():
+    # A positive particle with pT 0.1 GeV and pz 0.01 GeV in 1.4 T turns on a
+    # circle of radius R = 23.83 cm and advances R * pz / pT per radian in z.
+    # Its second turn repeats the first one's x and y 15 cm further in z.
+    radius = 100.0 * 0.1 / (0.299792458 * 1.4)
+    angles = torch.tensor([420.0, 60.0, 580.0, 140.0, 220.0, 300.0, 500.0, 660.0]).deg2rad()
+    pos = torch.stack(
+        [
+            radius * torch.sin(angles),
+            -radius + radius * torch.cos(angles),
+            0.1 * radius * angles,
+        ],
+        dim=1,
+    )
+    particles = torch.tensor(
+        [[1, 211, 1, 0.1396, 0.1, 0.0, 0.01, 0.0, 0.0, 0.0, 1, 0, 8]],
+        dtype=torch.float64,
+    )
+    event = Data(pos=pos, particle_id=torch.ones(8, dtype=torch.long), particles=particles)
+    edge_index = truth_edges(event.particle_id, pos, track_order(event, "helix"))
+    # Hits in order of turning angle: 60, 140, 220, 300, 420, 500, 580, 660.
+    assert edge_index.tolist() == [[1, 3, 4, 5, 0, 6, 2], [3, 4, 5, 0, 6, 2, 7]]
+    with pytest.raises(ValueError, match="positive 'magnetic_field'"):
+        track_order(event, "helix", magnetic_field=0.0)
