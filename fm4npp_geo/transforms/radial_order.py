@@ -5,7 +5,7 @@ from __future__ import annotations
 from torch_geometric.data import Data
 from torch_geometric.transforms import BaseTransform
 
-from fm4npp_geo.transforms.coordinates import cylindrical
+from fm4npp_geo.transforms.coordinates import transverse_radius
 from fm4npp_geo.transforms.ordering import batch_vector, float_sort_key, hit_positions, local_order
 
 
@@ -26,6 +26,7 @@ class RadialOrder(BaseTransform):
     def forward(self, data: Data) -> Data:
         pos = hit_positions(data, self.__class__.__name__)
         batch, ptr = batch_vector(data)
-        r, _, _ = cylindrical(pos)
+        x, y, _ = pos.t().contiguous()
+        r = transverse_radius(x, y)
         data.order = local_order(batch, ptr, float_sort_key(r), 32)
         return data

@@ -14,10 +14,15 @@ from torch_geometric.data import Data
 from torch_geometric.transforms import BaseTransform
 
 from fm4npp_geo.fileio import atomic_open
-from fm4npp_geo.transforms.coordinates import cylindrical
-from fm4npp_geo.transforms.ordering import batch_vector, float_sort_key, hit_positions, local_order
+from fm4npp_geo.transforms.coordinates import cylindrical, transverse_radius
+from fm4npp_geo.transforms.ordering import batch_vector, hit_positions, local_order
 
 AXES = ("r", "phi", "eta")
+
+# Bins are counted by one comparison per edge for at most this many edges and
+# at least this many values, and by a binary search otherwise.
+_FEW_EDGES = 16
+_MANY_VALUES = 65536
 
 
 def _equal_count_edges(values: np.ndarray, num_bins: int) -> list[float]:
@@ -26,6 +31,30 @@ def _equal_count_edges(values: np.ndarray, num_bins: int) -> list[float]:
         return []
     quantiles = np.arange(1, num_bins, dtype=np.float64) / num_bins
     return np.quantile(values.astype(np.float64), quantiles).tolist()
+
+
+def _count_edges_below(values: Tensor, edges: Tensor) -> Tensor:
+    """Return the number of edges <= each value, the index of its bin."""
+    if edges.numel() > _FEW_EDGES or values.numel() < _MANY_VALUES:
+        return torch.bucketize(values, edges, right=True)
+    # For many values and a few edges, one comparison per edge is several times
+    # faster than a binary search. For few values the per-call cost dominates.
+    bins = torch.zeros(values.shape, dtype=torch.int16, device=values.device)
+    for edge in edges.tolist():
+        bins += values >= edge
+    return bins
+
+
+def _sinh_thresholds(eta_edges: Tensor) -> Tensor:
+    """Return the smallest float32 at or above sinh(e) for each eta edge e.
+
+    For a float32 ratio t = z / r, ``t >= threshold`` is true exactly when
+    t >= sinh(e), that is when asinh(t) >= e.
+    """
+    exact = torch.sinh(eta_edges.double())
+    rounded = exact.float()
+    below = rounded.double() < exact
+    return torch.where(below, torch.nextafter(rounded, torch.full_like(rounded, float("inf"))), rounded)
 
 
 def _check_bins(name: str, value: int) -> int:
@@ -158,27 +187,36 @@ class HierarchicalRasterScan(BaseTransform):
         """Number of boxes of the grid."""
         return (self.r_edges.numel() + 1) * (self.phi_edges.numel() + 1) * (self.eta_edges.numel() + 1)
 
-    def _box_from_coordinates(self, r: Tensor, phi: Tensor, eta: Tensor) -> Tensor:
-        device = r.device
+    def _bins(self, pos: Tensor) -> tuple[Tensor, Tensor]:
+        """Return the box of each hit (in visiting order) and its float32 radius."""
+        x, y, z = pos.float().t().contiguous()
+        r = transverse_radius(x, y)
+        phi = torch.atan2(y, x)
+        # eta >= e exactly when z / r >= sinh(e), because asinh increases, so
+        # the eta bins need no asinh (the slowest step on the CPU).
+        ratio = z / r.clamp_min(1e-6)
         bins = {
-            "r": torch.bucketize(r, self.r_edges.to(device), right=True),
-            "phi": torch.bucketize(phi, self.phi_edges.to(device), right=True),
-            "eta": torch.bucketize(eta, self.eta_edges.to(device), right=True),
+            "r": _count_edges_below(r, self.r_edges.to(r.device)),
+            "phi": _count_edges_below(phi, self.phi_edges.to(r.device)),
+            "eta": _count_edges_below(ratio, _sinh_thresholds(self.eta_edges).to(r.device)),
         }
-        box = torch.zeros_like(bins["r"])
+        box = torch.zeros_like(r, dtype=torch.long)
         for axis in self.axis_order:
             size = getattr(self, f"{axis}_edges").numel() + 1
             box = box * size + bins[axis]
-        return box
+        return box, r
 
     def box_index(self, pos: Tensor) -> Tensor:
         """Return the box of each hit, numbered in visiting order.
+
+        A hit within float32 rounding of an eta edge may fall on either side
+        of it, because the bins compare z / r with sinh of the edges.
 
         Shapes:
             - **input:** pos :math:`(|V|, 3)` in cm
             - **output:** :math:`(|V|,)` long, in ``[0, num_boxes)``
         """
-        return self._box_from_coordinates(*cylindrical(pos.float()))
+        return self._bins(pos)[0]
 
     def to_dict(self) -> dict[str, list[float] | list[str]]:
         """Return the fitted edges and axis order as plain numbers and strings (JSON-safe)."""
@@ -230,13 +268,18 @@ class HierarchicalRasterScan(BaseTransform):
     def forward(self, data: Data) -> Data:
         pos = hit_positions(data, self.__class__.__name__)
         batch, ptr = batch_vector(data)
-        r, phi, eta = cylindrical(pos)
-        box = self._box_from_coordinates(r, phi, eta)
+        box, r = self._bins(pos)
 
-        # One key per hit: the box in the high bits, the float32 r below it.
+        # One key per hit: the box in the high bits, r below it. For r >= 0 the
+        # IEEE-754 bit pattern sorts like the value. For many hits, subtracting
+        # the smallest pattern shortens the key, which makes the sort faster.
+        r_key = r.view(torch.int32).long()
+        r_bits = 31
+        if r_key.numel() >= _MANY_VALUES:
+            r_key = r_key - r_key.min()
+            r_bits = max(1, int(r_key.max()).bit_length())
         box_bits = max(1, (self.num_boxes - 1).bit_length())
-        key = (box << 32) | float_sort_key(r)
-        data.order = local_order(batch, ptr, key, box_bits + 32)
+        data.order = local_order(batch, ptr, (box << r_bits) | r_key, box_bits + r_bits)
         return data
 
     def __repr__(self) -> str:

@@ -46,9 +46,9 @@ def hilbert_code(cells: Tensor, bits: int) -> Tensor:
     """Return the position of each cell along the 3-D Hilbert curve of ``2 ** bits`` cells a side.
 
     Follows J. Skilling, "Programming the Hilbert curve", AIP Conf. Proc. 707,
-    381 (2004): the axes are turned into the "transposed" Hilbert index by
+    381 (2004). The axes are turned into the "transposed" Hilbert index by
     undoing the curve's rotations and reflections level by level, then Gray
-    coded; interleaving the transposed bits, first axis most significant,
+    coded. Interleaving the transposed bits, first axis most significant,
     gives the index. Consecutive indices are neighbouring cells.
 
     Shapes:

@@ -185,3 +185,15 @@ def test_other_attributes_untouched():
     assert set(out.keys()) == {"pos", "energy", "layer", "order"}
     assert torch.equal(out.pos, pos)
     assert torch.equal(out.energy, torch.arange(20.0))
+
+
+def test_eta_bin_exact_at_edge():
+    scan = HierarchicalRasterScan(r_edges=[], phi_edges=[], eta_edges=[0.5])
+    threshold = torch.tensor(math.sinh(0.5), dtype=torch.float32)
+    if threshold.double() < math.sinh(0.5):
+        threshold = torch.nextafter(threshold, torch.tensor(float("inf")))
+    below = torch.nextafter(threshold, torch.tensor(float("-inf")))
+    # r = 1 cm exactly, so z / r is z: the float32 values on both sides of sinh(0.5).
+    pos = torch.tensor([[1.0, 0.0, below.item()], [1.0, 0.0, threshold.item()]])
+    assert math.asinh(below.item()) < 0.5 <= math.asinh(threshold.item())
+    assert scan.box_index(pos).tolist() == [0, 1]
