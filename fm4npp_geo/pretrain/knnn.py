@@ -30,9 +30,10 @@ def knnn_targets(
     Hits with fewer than k candidates get zero-padded targets that ``mask``
     marks as missing.
 
-    The search uses KD-trees (:mod:`scipy.spatial`) in O(N log^2 N) time and
-    O(N k) memory, never an N x N matrix; distances are compared in float64,
-    and ties are resolved exactly (see :mod:`fm4npp_geo.pretrain.neighbors`).
+    The search uses KD-trees (:mod:`scipy.spatial`) in at most O(N k log^2 N)
+    time and O(N k) memory, never an N x N matrix. Distances are compared in
+    float64, and ties are resolved exactly (see
+    :mod:`fm4npp_geo.pretrain.neighbors`).
 
     Args:
         coords (Tensor): hit coordinates in serialized order, r last, [N, D].

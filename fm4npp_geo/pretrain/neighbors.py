@@ -8,14 +8,16 @@ the k nearest among sequence positions >= s, in two steps:
 1. One KD-tree query over the whole event fetches each hit's nearest hits. A
    hit is done when they hold k candidates and the k-th is strictly nearer
    than the farthest hit fetched, so no hit left out can rank before it.
-2. The remaining hits split their suffix into a head, the rest of their own
-   block of ``block`` positions (searched densely), and aligned runs of
-   blocks from a binary decomposition: a run of 2^l blocks starting at an odd
-   multiple of 2^l. Each run has its own KD-tree, built once for all hits
-   whose suffix contains it, and a suffix crosses at most one run per level.
+2. The remaining hits split their suffix into a head and aligned runs of
+   blocks. The head is the rest of the hit's own block of ``block``
+   positions, searched densely. The runs come from a binary decomposition:
+   a run of 2^l blocks starts at an odd multiple of 2^l, and a suffix takes
+   at most one run per level. Each run gets one KD-tree for all hits whose
+   suffix contains it, and is skipped for a hit whose k-th best so far is
+   nearer than the run's bounding box.
 
-Time is O(N log^2 N) for the trees plus O(N k log N) for the queries and the
-memory O(N k), for N hits and k neighbours.
+For N hits and k neighbours, building the trees takes O(N log^2 N) time, the
+queries at most O(N k log^2 N), and the memory is O(N k).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from scipy.spatial import cKDTree
 
 # Hits fetched per hit in step 1, as a multiple of k.
 FIRST_QUERY_FACTOR = 2
+# Sequence positions per block of the dense head search (at least 2k).
+MIN_BLOCK = 128
 # Rows handled at once in dense steps, bounding their memory to this many
 # rows times the block or segment length.
 _ROW_CHUNK = 4096
@@ -34,22 +38,43 @@ _ROW_CHUNK = 4096
 _TIE_TOLERANCE = 1e-9
 
 
-def _squared_distances(points: np.ndarray, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
-    """Return |points[rows, None] - points[columns]|^2 summed over axes, [len(rows), columns.shape[1]]."""
-    difference = points[columns] - points[rows, None, :]
-    return np.einsum("qkd,qkd->qk", difference, difference)
+def _squared_distances(axes: list[np.ndarray], rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """Return the squared distances from each row's hit to the hits in its row of ``columns``.
+
+    ``axes`` contains one contiguous coordinate array per dimension, and the
+    squares are added in axis order.
+    """
+    total = None
+    for values in axes:
+        difference = values[columns] - values[rows, None]
+        total = difference * difference if total is None else total + difference * difference
+    return total
 
 
 def _smallest(distance: np.ndarray, index: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Keep the k smallest (distance, index) pairs of each row, sorted, padding with (inf, pad)."""
-    rank = np.lexsort((index, distance), axis=-1)[:, :k]
-    distance = np.take_along_axis(distance, rank, axis=-1)
-    index = np.take_along_axis(index, rank, axis=-1)
-    if distance.shape[1] < k:
-        missing = k - distance.shape[1]
-        distance = np.pad(distance, ((0, 0), (0, missing)), constant_values=np.inf)
-        index = np.pad(index, ((0, 0), (0, missing)), constant_values=np.iinfo(np.int64).max)
-    return distance, index
+    rows, columns = distance.shape
+    if columns < k:
+        distance = np.pad(distance, ((0, 0), (0, k - columns)), constant_values=np.inf)
+        index = np.pad(index, ((0, 0), (0, k - columns)), constant_values=np.iinfo(np.int64).max)
+        columns = k
+
+    # 1. The k + 1 smallest distances of each row, by partition and a short sort.
+    keep = min(k + 1, columns)
+    if columns > keep:
+        candidates = np.argpartition(distance, keep - 1, axis=1)[:, :keep]
+    else:
+        candidates = np.broadcast_to(np.arange(columns), (rows, columns))
+    order = np.take_along_axis(candidates, np.argsort(np.take_along_axis(distance, candidates, 1), axis=1), 1)
+    ranked = np.take_along_axis(distance, order, 1)
+
+    # 2. Equal finite distances need the index as tie-break, which only a full
+    #    (distance, index) sort of the row gives; they are rare in real data.
+    tied = ((ranked[:, 1:] == ranked[:, :-1]) & np.isfinite(ranked[:, 1:])).any(axis=1)
+    if tied.any():
+        order[tied] = np.lexsort((index[tied], distance[tied]), axis=-1)[:, :keep]
+    order = order[:, :k]
+    return np.take_along_axis(distance, order, 1), np.take_along_axis(index, order, 1)
 
 
 class _SuffixSearch:
@@ -57,6 +82,7 @@ class _SuffixSearch:
 
     def __init__(self, points: np.ndarray, rank: np.ndarray, sequence: np.ndarray, start: np.ndarray, k: int):
         self.points = points
+        self.axes = [np.ascontiguousarray(points[:, axis]) for axis in range(points.shape[1])]
         self.rank = rank  # sequence position of each hit
         self.sequence = sequence  # hit at each sequence position
         self.start = start  # first candidate position of each hit
@@ -78,7 +104,7 @@ class _SuffixSearch:
         for chunk in np.array_split(rows, max(1, len(rows) // _ROW_CHUNK)):
             _, index = tree.query(self.points[chunk], k=fetch, workers=workers)
             index = index.reshape(len(chunk), fetch)
-            distance = _squared_distances(self.points, chunk, index)
+            distance = _squared_distances(self.axes, chunk, index)
             boundary = distance.max(axis=1)
             valid = self.rank[index] >= self.start[chunk, None]
             count = valid.sum(axis=1)
@@ -100,23 +126,45 @@ class _SuffixSearch:
             position = (start // block * block)[:, None] + np.arange(block)
             valid = (position >= start[:, None]) & (position < num_hits)
             columns = self.sequence[np.minimum(position, num_hits - 1)]
-            distance = np.where(valid, _squared_distances(self.points, chunk, columns), np.inf)
+            distance = np.where(valid, _squared_distances(self.axes, chunk, columns), np.inf)
             self._merge(chunk, *_smallest(distance, columns, self.k))
 
     def _segment(self, rows: np.ndarray, low: int, high: int, workers: int) -> None:
         """Search the hits at sequence positions [low, high) for ``rows``."""
         k = self.k
         members = self.sequence[low:high]
+
+        # 1. Skip rows whose k-th best so far is nearer than the segment's
+        #    bounding box: no hit inside can enter their list. A contiguous run
+        #    of a serialized sequence is spatially compact, so most far runs
+        #    are skipped this way.
+        inside = self.points[members]
+        gap = np.maximum(inside.min(axis=0) - self.points[rows], 0) + np.maximum(self.points[rows] - inside.max(axis=0), 0)
+        bound = self.distance[rows, k - 1]
+        reachable = (gap * gap).sum(axis=1) <= bound * (1 + _TIE_TOLERANCE)
+        rows, bound = rows[reachable], bound[reachable]
+        if not len(rows):
+            return
+
+        # 2. The k + 1 nearest members, no farther than the largest k-th best
+        #    (slightly widened, so hits tied with it are returned too).
         fetch = min(k + 1, len(members))
-        tree = cKDTree(self.points[members])
-        _, local = tree.query(self.points[rows], k=fetch, workers=workers)
-        index = members[local.reshape(len(rows), fetch)]
-        distance = _squared_distances(self.points, rows, index)
+        radius = np.sqrt(bound.max()) * (1 + _TIE_TOLERANCE) + 1e-300
+        _, local = cKDTree(inside).query(
+            self.points[rows], k=fetch, distance_upper_bound=radius, workers=workers
+        )
+        local = local.reshape(len(rows), fetch)
+        found = local < len(members)
+        index = members[np.minimum(local, len(members) - 1)]
+        distance = np.where(found, _squared_distances(self.axes, rows, index), np.inf)
+
+        # 3. A tie between the k-th and the (k+1)-th fetched member may hide
+        #    another member at that distance with a smaller index.
         if fetch <= k:
             tied = np.zeros(len(rows), dtype=bool)
         else:
             ascending = np.sort(distance, axis=1)
-            tied = ascending[:, k - 1] >= ascending[:, k] * (1 - _TIE_TOLERANCE)
+            tied = np.isfinite(ascending[:, k]) & (ascending[:, k - 1] >= ascending[:, k] * (1 - _TIE_TOLERANCE))
         self._merge(rows[~tied], *_smallest(distance[~tied], index[~tied], k))
 
         # Rows with a tie at the k-th distance compare with the whole segment.
@@ -125,7 +173,7 @@ class _SuffixSearch:
         for chunk in np.array_split(tied_rows, max(1, num_chunks)):
             if len(chunk):
                 columns = np.broadcast_to(members, (len(chunk), len(members)))
-                self._merge(chunk, *_smallest(_squared_distances(self.points, chunk, columns), columns, k))
+                self._merge(chunk, *_smallest(_squared_distances(self.axes, chunk, columns), columns, k))
 
     def blocks(self, rows: np.ndarray, block: int, workers: int) -> None:
         """Search the aligned runs of blocks after each row's own block."""
@@ -182,7 +230,7 @@ def next_nearest_indices(
     if rows.size:
         rows = search.first_pass(cKDTree(points), rows, needed, workers)
     if rows.size:
-        block = max(64, 2 * k)
+        block = max(MIN_BLOCK, 2 * k)
         search.head(rows, block)
         search.blocks(rows, block, workers)
     neighbors = np.where(np.isfinite(search.distance), search.index, 0)
