@@ -40,7 +40,7 @@ def test_epochs_are_deterministic_permutations():
         batches = sampler.global_batches(epoch)
         assert batches == again.global_batches(epoch)
         assert sorted(i for batch in batches for i in batch) == list(range(40))
-        # Each batch stays within the budget unless it holds a single event.
+        # Each batch stays within the budget unless it contains a single event.
         assert all(sum(counts[i] for i in batch) <= 60 or len(batch) == 1 for batch in batches)
     assert sampler.global_batches(0) != sampler.global_batches(1)
     assert sampler.global_batches(0) != HitBudgetBatches(counts, max_hits=60, seed=6).global_batches(0)
