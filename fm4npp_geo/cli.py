@@ -28,6 +28,9 @@ commands:
   benchmark   simulate events, pretrain the backbone, train every tracker in
               'trackers', evaluate them on the same test events, and write
               benchmark.json, report.md and plots to out_dir
+  finetune    train the adapter of task=tracking|pid|noise on the backbone in
+              'pretrained' (null: a random backbone; finetune=true trains the
+              backbone too) and score it on the test split
   model-info  print the parameter counts of the presets m1..m6 beside the
               paper's, and of the composed `model` config by part
   pretrain    pretrain the backbone with k-NNN on data.num_pretrain events and
@@ -150,9 +153,26 @@ def _pretrain(cfg: DictConfig) -> int:
     return 0
 
 
+def _finetune(cfg: DictConfig) -> int:
+    from fm4npp_geo.training.finetune_run import run_finetune
+
+    try:
+        result = run_finetune(cfg)
+    except (ValueError, FileNotFoundError) as error:
+        sys.stderr.write(f"fm4npp-geo finetune: {error}\n")
+        return 2
+    test = result["test"]
+    shown = {key: test[key] for key in ("ari", "efficiency", "purity", "accuracy", "macro_precision", "macro_recall")
+             if key in test}
+    scores = ", ".join(f"{key} {value:.3f}" for key, value in shown.items())
+    sys.stdout.write(f"test: {scores}; {result['num_parameters']:,} trained parameters; records in {cfg.out_dir}\n")
+    return 0
+
+
 COMMANDS: dict[str, Callable[[DictConfig], int]] = {
     "baseline": _baseline,
     "benchmark": _benchmark,
+    "finetune": _finetune,
     "model-info": _model_info,
     "pretrain": _pretrain,
     "simulate": _simulate,
