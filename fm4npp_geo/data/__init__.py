@@ -29,6 +29,11 @@ from fm4npp_geo.data.trackml_submission import (
 )
 from fm4npp_geo.data.trackml_writer import write_trackml_event
 from fm4npp_geo.data.transport import transport
+from fm4npp_geo.data.validate import (
+    DetectorVolume,
+    InvalidEventError,
+    validate_event,
+)
 
 __all__ = [
     'TPCGeometry',
@@ -58,4 +63,7 @@ __all__ = [
     'write_trackml_submission',
     'read_trackml_submission',
     'submission_track_ids',
+    'DetectorVolume',
+    'InvalidEventError',
+    'validate_event',
 ]

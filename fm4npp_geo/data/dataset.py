@@ -30,6 +30,7 @@ from fm4npp_geo.data.chunks import (
 )
 from fm4npp_geo.data.geometry import TPCGeometry
 from fm4npp_geo.data.simulation import SimulationConfig, simulate_events
+from fm4npp_geo.data.validate import DetectorVolume, validate_event
 
 logger = logging.getLogger(__name__)
 
@@ -310,8 +311,11 @@ class TPCSimDataset(Dataset):
     def get(self, idx: int) -> Data:
         chunk, local = divmod(idx, self.chunk_size)
         data, slices = self._load_chunk(chunk)
-        return separate(cls=Data, batch=data, idx=local, slice_dict=slices,
-                        decrement=False)
+        event = separate(cls=Data, batch=data, idx=local, slice_dict=slices,
+                         decrement=False)
+        return validate_event(event, self.processed_paths[chunk], idx,
+                              DetectorVolume.from_geometry(self.geometry),
+                              num_layers=self.geometry.num_layers)
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}({len(self)}, seed={self.seed}, '

@@ -43,6 +43,7 @@ from torch_geometric.data import Data
 
 from fm4npp_geo.data._npz import load_npz, npz_shape
 from fm4npp_geo.data.geometry import TPCGeometry
+from fm4npp_geo.data.validate import DetectorVolume, validate_event
 
 #: Largest PID class in ``pid_labels`` (4 = electron).
 _MAX_PID_CLASS = 4
@@ -293,6 +294,14 @@ def _particle_ids(track_id: np.ndarray,
     return particle_id
 
 
+def _validate(data: Data, path: Path, index: int, geometry: TPCGeometry,
+              out_of_volume: str) -> Data:
+    return validate_event(data, str(path), index,
+                          DetectorVolume.from_geometry(geometry),
+                          out_of_volume=out_of_volume,
+                          num_layers=geometry.num_layers)
+
+
 def _make_event(arrays: dict[str, np.ndarray], start: int, stop: int,
                 geometry: TPCGeometry, noise_track_id: int | None) -> Data:
     # Every tensor owns a copy, so changing an event leaves the cache intact.
@@ -327,6 +336,7 @@ def read_tpcpp_file(
     layout: TPCppLayout | None = None,
     geometry: TPCGeometry | None = None,
     noise_track_id: int | None = 0,
+    out_of_volume: str = 'raise',
 ) -> list[Data]:
     r"""Read every event of one TPCpp-10M shard into the event schema.
 
@@ -355,6 +365,10 @@ def read_tpcpp_file(
         noise_track_id (int, optional): Track id of hits without a truth
             particle, or :obj:`None` if every track id is a particle.
             (default: :obj:`0`)
+        out_of_volume (str, optional): ``"raise"`` rejects a hit more than
+            1 cm outside the TPC, ``"drop"`` removes it and logs the count
+            (see :func:`~fm4npp_geo.data.validate.validate_event`).
+            (default: :obj:`"raise"`)
 
     Returns:
         list[Data]: The events in file order.
@@ -363,7 +377,8 @@ def read_tpcpp_file(
         ValueError: If an archive cannot be read or lacks a key. Also if
             the event sizes do not add up to the number of rows, if a label
             array has another length, or if a value is not finite or out of
-            range. The message names the file and the key.
+            range, or if a hit lies outside the TPC. The message names the
+            file and the key.
     """
     # NOTE: The published files document no track id for hits without a
     # truth particle. Geant4 numbers tracks from 1 and write_tpcpp writes 0
@@ -378,7 +393,8 @@ def read_tpcpp_file(
     shard = _index_shard(Path(spacepoints), labels, layout)
     arrays = _load_shard(shard, layout)
     return [
-        _make_event(arrays, int(start), int(start + size), geometry,
-                    noise_track_id)
-        for start, size in zip(shard.starts, shard.sizes)
+        _validate(_make_event(arrays, int(start), int(start + size), geometry,
+                              noise_track_id), shard.spacepoints, index,
+                  geometry, out_of_volume)
+        for index, (start, size) in enumerate(zip(shard.starts, shard.sizes))
     ]

@@ -16,7 +16,9 @@ from fm4npp_geo.data.tpcpp import (
     _index_folder,
     _load_shard,
     _make_event,
+    _validate,
 )
+from fm4npp_geo.data.validate import OUT_OF_VOLUME
 
 
 class TPCppDataset(Dataset):
@@ -53,6 +55,9 @@ class TPCppDataset(Dataset):
         pre_transform (callable, optional): Transform applied to an event
             when it is read, before :obj:`transform`. Nothing is cached on
             disk, so it runs on every access too. (default: :obj:`None`)
+        out_of_volume (str, optional): ``"raise"`` rejects an event with a
+            hit more than 1 cm outside the TPC, ``"drop"`` removes such hits
+            and logs the count. (default: :obj:`"raise"`)
 
     Raises:
         FileNotFoundError: If :obj:`root` contains no spacepoint archive.
@@ -71,13 +76,18 @@ class TPCppDataset(Dataset):
         cache_size: int = 2,
         transform: Callable[[Data], Data] | None = None,
         pre_transform: Callable[[Data], Data] | None = None,
+        out_of_volume: str = 'raise',
     ) -> None:
         if cache_size < 1:
             raise ValueError(f"Expected cache_size >= 1, got {cache_size}")
+        if out_of_volume not in OUT_OF_VOLUME:
+            raise ValueError(f"Expected out_of_volume to be one of "
+                             f"{OUT_OF_VOLUME}, got {out_of_volume!r}")
         self.layout = layout or TPCppLayout()
         self.geometry = geometry or TPCGeometry()
         self.noise_track_id = noise_track_id
         self.cache_size = cache_size
+        self.out_of_volume = out_of_volume
         self._shards = _index_folder(Path(root), self.layout)
         counts = [shard.sizes.shape[0] for shard in self._shards]
         self._first_event = np.concatenate([[0], np.cumsum(counts)]).tolist()
@@ -102,6 +112,8 @@ class TPCppDataset(Dataset):
         stop = start + int(shard.sizes[local])
         data = _make_event(arrays, start, stop, self.geometry,
                            self.noise_track_id)
+        data = _validate(data, shard.spacepoints, local, self.geometry,
+                         self.out_of_volume)
         if self.pre_transform is not None:
             data = self.pre_transform(data)
         return data

@@ -13,6 +13,7 @@ import torch
 from torch_geometric.data import Data
 
 from fm4npp_geo.data.particles import pid_labels, pseudorapidity
+from fm4npp_geo.data.validate import DetectorVolume, validate_event
 
 #: TrackML lengths are in mm; the library uses cm.
 _MM_TO_CM = 0.1
@@ -31,6 +32,10 @@ TRACKML_LAYERS: tuple[tuple[int, int], ...] = (
     *((17, layer) for layer in range(2, 5, 2)),
     *((18, layer) for layer in range(2, 13, 2)),
 )
+
+#: A cylinder around the TrackML detector in cm: the barrel strips reach
+#: r = 102.5 cm and the end-cap disks |z| = 295.5 cm.
+TRACKML_VOLUME = DetectorVolume(r_min=0.0, r_max=103.0, z_max=300.0)
 
 _COLUMNS = {
     'hits': ('hit_id', 'x', 'y', 'z', 'volume_id', 'layer_id'),
@@ -142,7 +147,8 @@ def _lookup(keys: np.ndarray, table_keys: np.ndarray, what: str,
 
 
 def read_trackml_event(prefix: str | Path,
-                       noise_pt_threshold: float = 0.06) -> Data:
+                       noise_pt_threshold: float = 0.06,
+                       out_of_volume: str = 'raise') -> Data:
     r"""Read one TrackML event into the library's event schema.
 
     The event consists of ``{prefix}-hits``, ``-cells``, ``-particles`` and
@@ -158,6 +164,9 @@ def read_trackml_event(prefix: str | Path,
         noise_pt_threshold (float, optional): Hits of particles below this
             transverse momentum in GeV get ``noise_label = True``, as noise
             hits do. (default: :obj:`0.06`)
+        out_of_volume (str, optional): ``"raise"`` rejects a hit more than
+            1 cm outside :data:`TRACKML_VOLUME`, ``"drop"`` removes it and
+            logs the count. (default: :obj:`"raise"`)
 
     Returns:
         Data: The event with ``pos`` [N, 3], ``energy`` [N], ``layer`` [N],
@@ -172,8 +181,9 @@ def read_trackml_event(prefix: str | Path,
             row of the wrong length, a value that cannot be parsed or is not
             finite, or a repeated id. Also if the truth and hits files list
             different hits, if a cell or truth row refers to an unknown hit
-            or particle, or if a hit is on an unknown layer. The message
-            names the file and the column.
+            or particle, if a hit is on an unknown layer, or if a hit lies
+            outside :data:`TRACKML_VOLUME` or its particle has no transverse
+            momentum. The message names the file and the column.
     """
     prefix = str(prefix)
     paths = {kind: _find_file(prefix, kind) for kind in _COLUMNS}
@@ -253,7 +263,7 @@ def read_trackml_event(prefix: str | Path,
     eta = np.where(is_noise, 0.0, pseudorapidity(px, py, pz))
     noise_label = is_noise | (pt < noise_pt_threshold)
 
-    return Data(
+    data = Data(
         pos=torch.from_numpy(xyz * _MM_TO_CM).float(),
         energy=torch.from_numpy(energy).float(),
         layer=torch.from_numpy(layer).long(),
@@ -266,3 +276,6 @@ def read_trackml_event(prefix: str | Path,
         hit_id=torch.from_numpy(hit_id),
         num_nodes=int(hit_id.shape[0]),
     )
+    return validate_event(data, str(paths['hits']), volume=TRACKML_VOLUME,
+                          out_of_volume=out_of_volume,
+                          num_layers=len(TRACKML_LAYERS))

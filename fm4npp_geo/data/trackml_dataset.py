@@ -9,6 +9,7 @@ from pathlib import Path
 from torch_geometric.data import Data, Dataset
 
 from fm4npp_geo.data.trackml import read_trackml_event
+from fm4npp_geo.data.validate import OUT_OF_VOLUME
 
 _HITS_SUFFIXES = ('-hits.csv.gz', '-hits.csv')
 _TRAILING_NUMBER = re.compile(r'(\d+)$')
@@ -64,6 +65,9 @@ class TrackMLDataset(Dataset):
         pre_transform (callable, optional): Transform applied to an event
             when it is read, before :obj:`transform`. Nothing is cached on
             disk, so it runs on every access too. (default: :obj:`None`)
+        out_of_volume (str, optional): ``"raise"`` rejects an event with a
+            hit outside the TrackML detector, ``"drop"`` removes such hits
+            and logs the count. (default: :obj:`"raise"`)
 
     Raises:
         FileNotFoundError: If :obj:`root` contains no hits file.
@@ -75,8 +79,13 @@ class TrackMLDataset(Dataset):
         noise_pt_threshold: float = 0.06,
         transform: Callable[[Data], Data] | None = None,
         pre_transform: Callable[[Data], Data] | None = None,
+        out_of_volume: str = 'raise',
     ) -> None:
+        if out_of_volume not in OUT_OF_VOLUME:
+            raise ValueError(f"Expected out_of_volume to be one of "
+                             f"{OUT_OF_VOLUME}, got {out_of_volume!r}")
         self.noise_pt_threshold = noise_pt_threshold
+        self.out_of_volume = out_of_volume
         self.prefixes = find_trackml_events(root)
         super().__init__(str(root), transform, pre_transform)
 
@@ -85,7 +94,8 @@ class TrackMLDataset(Dataset):
 
     def get(self, idx: int) -> Data:
         prefix = self.prefixes[idx]
-        data = read_trackml_event(prefix, self.noise_pt_threshold)
+        data = read_trackml_event(prefix, self.noise_pt_threshold,
+                                  self.out_of_volume)
         number = _TRAILING_NUMBER.search(prefix.name)
         if number is not None:
             data.event_id = int(number.group(1))

@@ -25,8 +25,16 @@ class FakeSimulation:
         for index in range(first_event, first_event + num_events):
             rng = np.random.default_rng([seed, index])
             num_hits = 3 + index % 4
+            # Radii of 32 to 37 cm and |z| < 50 cm keep the hits inside the
+            # TPC even after a pre_transform doubles their positions.
+            radius = rng.uniform(32.0, 37.0, num_hits)
+            phi = rng.uniform(-np.pi, np.pi, num_hits)
+            z = rng.uniform(-50.0, 50.0, num_hits)
+            pos = np.stack([radius * np.cos(phi), radius * np.sin(phi), z], 1)
             events.append(Data(
-                pos=torch.from_numpy(rng.normal(size=(num_hits, 3))).float(),
+                pos=torch.from_numpy(pos).float(),
+                energy=torch.from_numpy(rng.uniform(size=num_hits)).float(),
+                layer=torch.zeros(num_hits, dtype=torch.long),
                 particle_id=torch.arange(num_hits),
                 event_index=torch.tensor([index]),
                 num_nodes=num_hits,
