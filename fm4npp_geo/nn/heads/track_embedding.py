@@ -56,7 +56,9 @@ class TrackEmbeddingHead(nn.Module):
 
     def forward(self, layers: Tensor, batch: Tensor | None = None) -> Tensor:
         hidden = self.mix(layers)
-        if len(self.attention):
+        # Without hits there is nothing to attend to, and to_dense_batch
+        # cannot count the events of an empty batch vector.
+        if len(self.attention) and hidden.size(0) > 0:
             dense, mask = to_dense_batch(hidden, batch)
             for layer in self.attention:
                 dense = layer(dense, src_key_padding_mask=~mask)
