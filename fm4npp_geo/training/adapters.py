@@ -125,6 +125,16 @@ class BackboneAdapter:
                          keys: Sequence[str]) -> list[Data]:
         for event in events:
             self._check_inputs(event)
+        # An event without hits adds nothing to the losses, and a batch of
+        # such events alone would leave the heads no event to pad.
+        with_hits = [event for event in events if event.num_nodes > 0]
+        if not with_hits:
+            raise ValueError(f"None of the {len(events)} training events has "
+                             f"hits; pass events with at least one hit")
+        if len(with_hits) < len(events):
+            logger.info("Left out %d training events without hits",
+                        len(events) - len(with_hits))
+        events = with_hits
         if self.finetune:
             return list(events)
         cached = []
