@@ -9,8 +9,10 @@ along a track), :mod:`~baselines.exatrkx.targets` (target particles),
 :mod:`~baselines.exatrkx.interaction_network` (edge classifier),
 :mod:`~baselines.exatrkx.track_building` (connected components and
 walkthrough), :mod:`~baselines.exatrkx.edge_counts` (edge efficiency and
-purity) and :mod:`~baselines.exatrkx.pipeline` (the track finder tying them
-together, configured by :mod:`~baselines.exatrkx.config`).
+purity) and :mod:`~baselines.exatrkx.pipeline` (the track finder, configured
+by :mod:`~baselines.exatrkx.config`, wiring the stages with
+:mod:`~baselines.exatrkx.stages` and returning the
+:mod:`~baselines.exatrkx.prediction` of each event).
 """
 
 from baselines.exatrkx.config import ExaTrkXConfig
@@ -36,7 +38,8 @@ from baselines.exatrkx.metric_learning import (
     sample_training_pairs,
     train_metric_learning,
 )
-from baselines.exatrkx.pipeline import ExaTrkXPrediction, ExaTrkXTracker
+from baselines.exatrkx.pipeline import ExaTrkXTracker
+from baselines.exatrkx.prediction import ExaTrkXPrediction, StageMetrics
 from baselines.exatrkx.targets import TargetRule
 from baselines.exatrkx.track_building import connected_components, walkthrough
 from baselines.exatrkx.truth import edge_truth, track_order, truth_edges
@@ -50,6 +53,7 @@ __all__ = [
     "FilterMLP",
     "InteractionNetwork",
     "RadiusGraph",
+    "StageMetrics",
     "TargetRule",
     "average_reverse_scores",
     "build_radius_graph",

@@ -137,7 +137,7 @@ class ExaTrkXConfig:
     gnn_loss_all_iterations: bool = False
     gnn_undirected: bool = False
     edge_score_cut: float = 0.5
-    track_building: str = "components"
+    track_building: str = "walkthrough"
     walkthrough_add_cut: float = 0.9
     min_track_size: int = 1
     seed: int = 0

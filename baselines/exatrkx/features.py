@@ -19,6 +19,10 @@ DEFAULT_R_SCALE = 100.0
 DEFAULT_Z_SCALE = 100.0
 
 
+#: Number of edge features written by :func:`edge_features`.
+NUM_EDGE_FEATURES = 4
+
+
 def cylindrical_coordinates(pos: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     r"""Convert Cartesian hit positions to cylindrical coordinates.
 

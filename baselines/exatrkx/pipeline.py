@@ -7,7 +7,6 @@ import inspect
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -16,54 +15,27 @@ from torch_geometric.data import Batch, Data
 from tqdm.auto import tqdm
 
 from baselines.exatrkx.config import ExaTrkXConfig
-from baselines.exatrkx.edge_counts import EdgeCounts, count_edges
-from baselines.exatrkx.features import edge_features, hit_features
+from baselines.exatrkx.features import NUM_EDGE_FEATURES
 from baselines.exatrkx.filter import FilterMLP, train_filter
-from baselines.exatrkx.graph import build_radius_graph
 from baselines.exatrkx.interaction_network import (
     InteractionNetwork,
-    average_reverse_scores,
     train_edge_classifier,
 )
 from baselines.exatrkx.metric_learning import EmbeddingMLP, train_metric_learning
+from baselines.exatrkx.prediction import ExaTrkXPrediction, StageMetrics
+from baselines.exatrkx.stages import (
+    candidate_graph,
+    count_target_edges,
+    event_inputs,
+    filter_edges,
+    gnn_training_graph,
+    score_edges,
+)
 from baselines.exatrkx.track_building import connected_components, walkthrough
-from baselines.exatrkx.truth import edge_truth, track_order, truth_edges
 from fm4npp_geo.tasks.protocol import UNASSIGNED
 from fm4npp_geo.training.checkpoint import load_checkpoint, save_checkpoint
 
 logger = logging.getLogger(__name__)
-
-#: Number of edge features written by :func:`edge_features`.
-NUM_EDGE_FEATURES = 4
-
-#: Pipeline stages in the order they run, also the keys of
-#: :attr:`ExaTrkXPrediction.seconds`.
-STAGES = ("embedding", "graph", "filter", "gnn", "track_building")
-
-
-@dataclass
-class ExaTrkXPrediction:
-    """Everything :meth:`ExaTrkXTracker.predict_with_graph` computes for an event.
-
-    Per-edge tensors are aligned with :attr:`edge_index`.
-    """
-
-    #: Hit embeddings, shape :math:`(|V|, D)`.
-    embedding: Tensor
-    #: Candidate graph from the embedding, shape :math:`(2, |E|)`.
-    edge_index: Tensor
-    #: Filter probabilities, shape :math:`(|E|)`; all 1 without a filter.
-    filter_scores: Tensor
-    #: Edge classifier probabilities, shape :math:`(|E|)`; 0 for edges the
-    #: filter removed.
-    edge_scores: Tensor
-    #: Track label of each hit, shape :math:`(|V|)`. Labels are >= 0, or
-    #: ``UNASSIGNED`` (-1) in a track smaller than ``min_track_size``.
-    labels: Tensor
-    #: Number of hits whose neighbour list was cut at ``max_num_neighbors``.
-    num_capped_hits: int
-    #: Seconds spent in each stage of :data:`STAGES`.
-    seconds: dict[str, float] = field(default_factory=dict)
 
 
 class ExaTrkXTracker:
@@ -187,10 +159,11 @@ class ExaTrkXTracker:
             summary["metric_learning_loss"] = embedding_summary["loss"]
             summary["metric_learning_seconds"] = time.perf_counter() - start
 
-            graphs = [
-                self._graph(item)
-                for item in tqdm(inputs, desc="graphs", disable=not config.progress)
-            ]
+            with torch.no_grad():
+                graphs = [
+                    candidate_graph(item, self.embedding_model(item.x), config)
+                    for item in tqdm(inputs, desc="graphs", disable=not config.progress)
+                ]
             summary.update(self._log_counts("graph", graphs))
 
             if self.filter_model is not None:
@@ -207,12 +180,18 @@ class ExaTrkXTracker:
                     progress=config.progress,
                 )
                 summary["filter_loss"] = filter_summary["loss"]
-                graphs = [self._apply_filter(graph)[0] for graph in graphs]
+                graphs = [
+                    filter_edges(graph, self.filter_model, config.filter_cut)[0]
+                    for graph in graphs
+                ]
                 summary.update(self._log_counts("filter", graphs))
 
             classifier_summary = train_edge_classifier(
                 self.edge_classifier,
-                [self._gnn_input(graph) for graph in graphs],
+                [
+                    gnn_training_graph(graph, config.non_target_weight, config.gnn_undirected)
+                    for graph in graphs
+                ],
                 epochs=config.gnn_epochs,
                 lr=config.gnn_lr,
                 pos_weight=config.gnn_pos_weight,
@@ -256,14 +235,14 @@ class ExaTrkXTracker:
         inputs = self._inputs(event, with_truth=False)
         embedding = self.embedding_model(inputs.x)
         lap("embedding")
-        graph = self._graph(inputs, embedding)
+        graph = candidate_graph(inputs, embedding, config)
         lap("graph")
-        filtered, kept = self._apply_filter(graph)
+        filtered, kept = filter_edges(graph, self.filter_model, config.filter_cut)
         lap("filter")
 
         scores = torch.zeros(graph.edge_index.size(1), device=self.device)
         if filtered.edge_index.size(1) > 0:
-            scores[kept] = self._classify(filtered)
+            scores[kept] = score_edges(self.edge_classifier, filtered, config.gnn_undirected)
         lap("gnn")
 
         order = torch.hypot(inputs.pos[:, 0], inputs.pos[:, 1])
@@ -334,38 +313,10 @@ class ExaTrkXTracker:
             neighbour list was capped, and the mean seconds per event of each
             stage, each name preceded by :obj:`prefix`.
         """
-        counts = {"graph": [], "filter": [], "edge": []}
-        seconds = dict.fromkeys(STAGES, 0.0)
-        num_capped, num_hits = 0, 0
+        metrics = StageMetrics(self.config.filter_cut, self.config.edge_score_cut)
         for event in events:
-            prediction = self.predict_with_graph(event)
-            truth = self._inputs(event)
-            true_edge_index = truth.true_edge_index[:, truth.target_hit[truth.true_edge_index[0]]]
-            selections = {
-                "graph": None,
-                "filter": prediction.filter_scores > self.config.filter_cut,
-                "edge": prediction.edge_scores > self.config.edge_score_cut,
-            }
-            for stage, mask in selections.items():
-                counts[stage].append(
-                    count_edges(
-                        prediction.edge_index, truth.particle_id, true_edge_index, mask
-                    )
-                )
-            for stage, value in prediction.seconds.items():
-                seconds[stage] += value
-            num_capped += prediction.num_capped_hits
-            num_hits += event.num_nodes
-
-        metrics = {}
-        for stage, stage_counts in counts.items():
-            total = sum(stage_counts, EdgeCounts(0, 0, 0, 0))
-            metrics[f"{prefix}{stage}_efficiency"] = total.efficiency
-            metrics[f"{prefix}{stage}_purity"] = total.purity
-        metrics[f"{prefix}capped_hit_fraction"] = num_capped / max(num_hits, 1)
-        for stage, value in seconds.items():
-            metrics[f"{prefix}{stage}_seconds"] = value / max(len(events), 1)
-        return metrics
+            metrics.update(self.predict_with_graph(event), self._inputs(event))
+        return metrics.compute(prefix)
 
     def extra_metrics(self, events: Sequence[Data]) -> dict[str, float]:
         """Return the benchmark record's edge metrics, pooled over :obj:`events`.
@@ -374,6 +325,8 @@ class ExaTrkXTracker:
         cut, ``graph_edge_efficiency`` and ``graph_edge_purity`` those of the
         graph construction, and ``filter_edge_efficiency`` and
         ``filter_edge_purity`` those of the edges passing the filter.
+        ``graph_capped_hit_fraction`` is the fraction of hits whose neighbour
+        list was cut at ``max_num_neighbors``.
         """
         metrics = self.edge_metrics(events)
         return {
@@ -383,6 +336,7 @@ class ExaTrkXTracker:
             "graph_edge_purity": metrics["graph_purity"],
             "filter_edge_efficiency": metrics["filter_efficiency"],
             "filter_edge_purity": metrics["filter_purity"],
+            "graph_capped_hit_fraction": metrics["capped_hit_fraction"],
         }
 
     def save(self, directory: str | Path) -> list[Path]:
@@ -419,109 +373,10 @@ class ExaTrkXTracker:
         return tracker
 
     def _inputs(self, event: Data, with_truth: bool = True) -> Data:
-        config = self.config
-        x = hit_features(event, config.r_scale, config.z_scale)
-        if config.num_x_features > 0:
-            event_x = getattr(event, "x", None)
-            if event_x is None or event_x.size(-1) < config.num_x_features:
-                raise ValueError(
-                    f"Expected 'x' with at least {config.num_x_features} columns "
-                    f"because num_x_features={config.num_x_features}, got "
-                    f"{None if event_x is None else list(event_x.shape)}"
-                )
-            x = torch.cat([x, event_x[:, : config.num_x_features].float()], dim=1)
-
-        inputs = Data(x=x.to(self.device), pos=event.pos.float().to(self.device))
-        if with_truth:
-            if getattr(event, "particle_id", None) is None:
-                raise ValueError("Expected events with 'particle_id' for training and metrics")
-            order = track_order(event, config.order_rule, config.magnetic_field)
-            inputs.particle_id = event.particle_id.to(self.device)
-            inputs.true_edge_index = truth_edges(
-                event.particle_id, event.pos, order
-            ).to(self.device)
-            inputs.target_hit = self.target_rule.hit_mask(event).to(self.device)
-        return inputs
-
-    @torch.no_grad()
-    def _graph(self, inputs: Data, embedding: Tensor | None = None) -> Data:
-        config = self.config
-        if embedding is None:
-            embedding = self.embedding_model(inputs.x)
-        graph = build_radius_graph(
-            embedding,
-            config.radius,
-            config.max_num_neighbors,
-            pos=inputs.pos,
-            backend=config.graph_backend,
-        )
-        edge_attr = edge_features(
-            inputs.pos, embedding, graph.edge_index, config.r_scale, config.z_scale
-        )
-        data = Data(
-            x=torch.cat([inputs.x, embedding], dim=1),
-            edge_index=graph.edge_index,
-            edge_attr=edge_attr,
-            num_capped_hits=graph.num_capped_hits,
-        )
-        if inputs.get("particle_id") is not None:
-            data.particle_id = inputs.particle_id
-            data.true_edge_index = inputs.true_edge_index
-            data.target_hit = inputs.target_hit
-            data.edge_y = edge_truth(graph.edge_index, inputs.particle_id)
-        return data
-
-    @torch.no_grad()
-    def _apply_filter(self, graph: Data) -> tuple[Data, Tensor]:
-        # Keep the edges the filter scores above its cut; returns the smaller
-        # graph and the indices of the kept edges in the input graph.
-        num_edges = graph.edge_index.size(1)
-        if self.filter_model is None or num_edges == 0:
-            graph.filter_scores = torch.ones(num_edges, device=self.device)
-        else:
-            logits = self.filter_model(graph.x, graph.edge_index, graph.edge_attr)
-            graph.filter_scores = torch.sigmoid(logits)
-        kept = torch.nonzero(graph.filter_scores > self.config.filter_cut).view(-1)
-
-        filtered = graph.clone()
-        filtered.edge_index = graph.edge_index[:, kept]
-        filtered.edge_attr = graph.edge_attr[kept]
-        filtered.filter_scores = graph.filter_scores[kept]
-        if graph.get("edge_y") is not None:
-            filtered.edge_y = graph.edge_y[kept]
-        return filtered, kept
-
-    def _gnn_input(self, graph: Data) -> Data:
-        # Training graph of the GNN: true edges of non-target particles weigh
-        # non_target_weight, every other edge 1.
-        data = Data(
-            x=graph.x,
-            edge_index=graph.edge_index,
-            edge_attr=graph.edge_attr,
-            edge_y=graph.edge_y,
-        )
-        non_target = graph.edge_y & ~graph.target_hit[graph.edge_index[0]]
-        data.edge_weight = torch.where(non_target, self.config.non_target_weight, 1.0)
-        if self.config.gnn_undirected:
-            data = _with_reverse_edges(data)
-        return data
-
-    def _classify(self, graph: Data) -> Tensor:
-        if not self.config.gnn_undirected:
-            logits = self.edge_classifier(graph.x, graph.edge_index, graph.edge_attr)
-            return torch.sigmoid(logits)
-        both = _with_reverse_edges(graph)
-        scores = torch.sigmoid(
-            self.edge_classifier(both.x, both.edge_index, both.edge_attr)
-        )
-        scores = average_reverse_scores(both.edge_index, scores, graph.num_nodes)
-        return scores[: graph.edge_index.size(1)]
+        return event_inputs(event, self.config, self.target_rule, self.device, with_truth)
 
     def _log_counts(self, stage: str, graphs: Sequence[Data]) -> dict[str, float]:
-        total = EdgeCounts(0, 0, 0, 0)
-        for graph in graphs:
-            targets = graph.true_edge_index[:, graph.target_hit[graph.true_edge_index[0]]]
-            total = total + count_edges(graph.edge_index, graph.particle_id, targets)
+        total = count_target_edges(graphs)
         num_hits = max(sum(graph.num_nodes for graph in graphs), 1)
         logger.info(
             "Training %s: edge efficiency %.4f, purity %.4f, %.1f edges per hit",
@@ -548,28 +403,14 @@ def _signature() -> inspect.Signature:
     # inspect.signature(ExaTrkXTracker) and IDEs list them.
     parameters = [
         inspect.Parameter(
-            field.name,
+            option.name,
             inspect.Parameter.KEYWORD_ONLY,
-            default=field.default,
-            annotation=field.type,
+            default=option.default,
+            annotation=option.type,
         )
-        for field in dataclasses.fields(ExaTrkXConfig)
+        for option in dataclasses.fields(ExaTrkXConfig)
     ]
     return inspect.Signature(parameters)
 
 
 ExaTrkXTracker.__signature__ = _signature()
-
-
-def _with_reverse_edges(graph: Data) -> Data:
-    # Append each edge reversed; the reversed edge features change sign in
-    # r, phi and z and keep the embedding distance.
-    reverse_attr = graph.edge_attr.clone()
-    reverse_attr[:, :3] = -reverse_attr[:, :3]
-    both = graph.clone()
-    both.edge_index = torch.cat([graph.edge_index, graph.edge_index.flip(0)], dim=1)
-    both.edge_attr = torch.cat([graph.edge_attr, reverse_attr], dim=0)
-    for name in ("edge_y", "edge_weight"):
-        if graph.get(name) is not None:
-            both[name] = torch.cat([graph[name], graph[name]], dim=0)
-    return both

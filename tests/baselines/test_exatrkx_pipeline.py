@@ -7,7 +7,7 @@ from sklearn.metrics import adjusted_rand_score
 from torch_geometric.data import Batch, Data
 
 from baselines.exatrkx import ExaTrkXTracker
-from baselines.exatrkx.pipeline import STAGES
+from baselines.exatrkx.prediction import STAGES
 from fm4npp_geo.tasks.protocol import UNASSIGNED, TrackFinder
 
 # A tracker small enough to fit a handful of events in a few seconds.
@@ -128,9 +128,13 @@ def test_tracker_recovers_tracks(synthetic_events):
         embedding_hidden=64,
         embedding_layers=3,
         metric_learning_epochs=6,
+        max_num_neighbors=8,
+        filter_hidden=32,
+        filter_layers=2,
+        filter_epochs=2,
         gnn_hidden=32,
         gnn_iterations=4,
-        gnn_epochs=20,
+        gnn_epochs=15,
         gnn_lr=3e-3,
         seed=0,
     )

@@ -33,7 +33,7 @@ def test_baseline_config_merges_stages():
     assert exatrkx.embedding_dim == 12
     assert exatrkx.filter_cut == 0.05
     assert exatrkx.gnn_iterations == 8
-    assert exatrkx.track_building == "components"
+    assert exatrkx.track_building == "walkthrough"
     assert exatrkx.z_scale == 100.0
     trackml = cfg.baselines.exatrkx_trackml
     assert trackml.z_scale == 300.0
