@@ -17,6 +17,10 @@ from hydra import compose, initialize_config_dir
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 
+from fm4npp_geo.config_checks import check_config, describe_composition_error
+from fm4npp_geo.config_schema import register_schemas, schema_name
+from fm4npp_geo.data.validate import InvalidEventError
+
 logger = logging.getLogger("fm4npp_geo")
 
 USAGE = """usage: fm4npp-geo COMMAND [key=value ...]
@@ -196,22 +200,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     overrides = [item for item in overrides if item != "--cfg"]
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    # The typed schema of each command is composed first and its YAML files
+    # on top, so unknown keys and wrong types fail here with the key's path.
+    register_schemas()
     try:
         with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-            cfg = compose(config_name=command, overrides=overrides)
+            cfg = compose(config_name=schema_name(command), overrides=overrides)
     except (HydraException, FileNotFoundError) as error:
-        message = str(error).splitlines()[0]
-        if message.startswith("Could not override"):
-            message += (
-                " The key does not exist in the config: check its spelling, or print "
-                f"every key with `fm4npp-geo {command} --cfg`."
-            )
+        message = describe_composition_error(error, overrides, command)
         sys.stderr.write(f"fm4npp-geo {command}: invalid configuration: {message}\n")
         return 2
     if show_config:
         sys.stdout.write(OmegaConf.to_yaml(cfg))
         return 0
-    return COMMANDS[command](cfg)
+    try:
+        check_config(cfg, command)
+    except ValueError as error:
+        sys.stderr.write(f"fm4npp-geo {command}: invalid configuration: {error}\n")
+        return 2
+    try:
+        return COMMANDS[command](cfg)
+    except (InvalidEventError, FileNotFoundError) as error:
+        # Bad input files and missing paths end the run with their message;
+        # the traceback goes to the debug log.
+        logger.debug("fm4npp-geo %s failed", command, exc_info=True)
+        sys.stderr.write(f"fm4npp-geo {command}: {error}\n")
+        return 2
 
 
 if __name__ == "__main__":
