@@ -203,14 +203,24 @@ class Trainer:
         if not found:
             logger.info("%s: no checkpoint in %s, starting at step 0", self.config.description, self.config.checkpoint_dir)
             return
-        path = found[-1][1]
-        try:
-            self.load(str(path))
-        except ValueError as error:
-            older = [str(p) for _, p in found[:-1]]
-            hint = f"; older checkpoints: {older}, remove {path} to resume from the newest of them" if older else ""
-            raise ValueError(f"cannot resume from {path}: {error}{hint}") from error
-        logger.info("%s: resumed from %s at step %d", self.config.description, path, self.step)
+        # A damaged newest checkpoint (a disk error or a partial copy, since
+        # writes are atomic) falls back to the previous one, which repeats a
+        # few steps instead of losing the run.
+        failures = []
+        for _, path in reversed(found):
+            try:
+                self.load(str(path))
+            except ValueError as error:
+                logger.warning("%s: cannot resume from %s (%s); trying the previous checkpoint",
+                               self.config.description, path, error)
+                failures.append(f"{path}: {error}")
+                continue
+            logger.info("%s: resumed from %s at step %d", self.config.description, path, self.step)
+            return
+        raise ValueError(
+            f"cannot resume: none of the checkpoints in {self.config.checkpoint_dir} can be read "
+            f"({'; '.join(failures)}); delete them to start from step 0"
+        )
 
     def _seed_generators(self, offset: int = 0) -> None:
         seed = self.config.seed + 1000 * self.context.rank + offset

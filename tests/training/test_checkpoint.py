@@ -1,5 +1,7 @@
+import logging
 import os
 import pickle
+import re
 import runpy
 from pathlib import Path
 
@@ -62,13 +64,23 @@ def test_list_and_prune(tmp_path):
     assert (tmp_path / "notes.txt").exists()
 
 
-def test_resume_from_corrupt_checkpoint_names_previous(tmp_path):
+def test_resume_skips_corrupt_checkpoint(tmp_path, caplog):
     workers["train"](str(tmp_path), steps=4, every=2)
     found = list_checkpoints(tmp_path / "checkpoints")
     assert [step for step, _ in found] == [2, 4]
     newest = found[-1][1]
     newest.write_bytes(newest.read_bytes()[:100])
-    with pytest.raises(ValueError, match=r"cannot resume from .*step_00000004\.pt: .*corrupt or truncated.*step_00000002\.pt"):
-        workers["train"](str(tmp_path), steps=6, every=2, resume=True)
-    # The previous checkpoint survives and still loads.
-    assert load_checkpoint(found[0][1])["step"] == 2
+    with caplog.at_level(logging.WARNING):
+        _, summary = workers["train"](str(tmp_path), steps=6, every=2, resume=True)
+    # The damaged step-4 file is named, and the run continues from step 2.
+    assert re.search(r"cannot resume from .*step_00000004\.pt .*corrupt or truncated", caplog.text)
+    assert summary["steps"] == 6
+    assert load_checkpoint(list_checkpoints(tmp_path / "checkpoints")[-1][1])["step"] == 6
+
+
+def test_resume_with_only_corrupt_checkpoints(tmp_path):
+    workers["train"](str(tmp_path), steps=2, every=2)
+    (path,) = [path for _, path in list_checkpoints(tmp_path / "checkpoints")]
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(ValueError, match=r"none of the checkpoints .* can be read .*step_00000002\.pt.*delete them"):
+        workers["train"](str(tmp_path), steps=4, every=2, resume=True)
