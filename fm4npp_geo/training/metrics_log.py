@@ -7,6 +7,8 @@ import logging
 import math
 from pathlib import Path
 
+from fm4npp_geo.fileio import atomic_open
+
 logger = logging.getLogger(__name__)
 
 COLUMNS = ("step", "epoch", "loss", "lr", "grad_norm", "events", "hits", "seconds", "hits_per_second")
@@ -34,11 +36,14 @@ class TrainingLog:
         if resume_step is not None and self.path.is_file():
             with self.path.open(newline="", encoding="utf-8") as file:
                 kept = [row for row in csv.DictReader(file) if int(row["step"]) <= resume_step]
-        self._file = self.path.open("w", newline="", encoding="utf-8")
+        # The kept rows replace the file atomically, so a process killed now
+        # leaves the old rows or the kept ones, never an empty file.
+        with atomic_open(self.path, "w", encoding="utf-8") as file:
+            writer = csv.DictWriter(file, fieldnames=COLUMNS)
+            writer.writeheader()
+            writer.writerows(kept)
+        self._file = self.path.open("a", newline="", encoding="utf-8")
         self._writer = csv.DictWriter(self._file, fieldnames=COLUMNS)
-        self._writer.writeheader()
-        self._writer.writerows(kept)
-        self._file.flush()
         self._tensorboard = self._open_tensorboard()
 
     def _open_tensorboard(self):
