@@ -65,6 +65,11 @@ def load_chunk(path: str, num_events: int) -> tuple[Data, dict]:
     """
     try:
         stored, slices = torch.load(path, weights_only=True)
+    except FileNotFoundError as error:
+        raise FileNotFoundError(
+            f"Chunk file {path} not found: it was removed after the dataset "
+            f"was opened. Run the command again, which simulates the "
+            f"missing chunks anew") from error
     except pickle.UnpicklingError as error:
         raise RuntimeError(
             f"Chunk file {path} contains objects that "
