@@ -62,9 +62,8 @@ def _transforms(cfg: DictConfig, train: list
             f"Pretraining output not found: {missing}; run `fm4npp-geo "
             f"pretrain out_dir={folder}` first, or set pretrained=null for "
             f"a random backbone")
-    features = HitFeatures.from_dict(json.loads(paths[1].read_text(
-        encoding='utf-8')))
-    return features, HierarchicalRasterScan.load(paths[2]), str(paths[0])
+    return (HitFeatures.load(paths[1]), HierarchicalRasterScan.load(paths[2]),
+            str(paths[0]))
 
 
 def run_finetune(cfg: DictConfig) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,6 @@ from omegaconf import DictConfig, OmegaConf
 from torch_geometric.transforms import Compose
 
 from fm4npp_geo.data import TPCSimDataset
-from fm4npp_geo.fileio import atomic_open
 from fm4npp_geo.nn import FM4NPPBackbone
 from fm4npp_geo.pretrain import KNextNearestNeighbors, KNNNTargets
 from fm4npp_geo.training.distributed import DistributedContext, barrier, close_distributed, init_distributed
@@ -88,13 +86,11 @@ def _fit_transforms(
     features_path, scan_path = out_dir / "features.json", out_dir / "serialization.json"
     if context.is_main and not (cfg.resume and features_path.is_file() and scan_path.is_file()):
         sample = [dataset[i] for i in indices[: int(cfg.fit_events)]]
-        with atomic_open(features_path, "w", encoding="utf-8") as file:
-            json.dump(HitFeatures.fit(sample).to_dict(), file, indent=2)
+        HitFeatures.fit(sample).save(features_path)
         HierarchicalRasterScan.fit(sample).save(scan_path)
         logger.info("fitted feature and serialization statistics on %d events", len(sample))
     barrier(context)
-    features = HitFeatures.from_dict(json.loads(features_path.read_text(encoding="utf-8")))
-    return features, HierarchicalRasterScan.load(scan_path)
+    return HitFeatures.load(features_path), HierarchicalRasterScan.load(scan_path)
 
 
 def run_pretraining(cfg: DictConfig) -> dict[str, Any]:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
 
 import torch
 from torch_geometric.data import Data
 from torch_geometric.transforms import BaseTransform
 
+from fm4npp_geo.fileio import atomic_open
 from fm4npp_geo.transforms.coordinates import cylindrical
 
 
@@ -106,8 +110,52 @@ class HitFeatures(BaseTransform):
         }
 
     @classmethod
-    def from_dict(cls, values: dict) -> "HitFeatures":
+    def from_dict(cls, values: Mapping[str, Any]) -> "HitFeatures":
+        """Rebuild the transform from :meth:`to_dict` output.
+
+        Raises:
+            ValueError: a key is missing or unknown, or a statistic is not a number.
+        """
+        required = {"energy_mean", "energy_std", "r_min", "r_max"}
+        allowed = required | {"eta_scale", "log_energy"}
+        if not required <= set(values) <= allowed:
+            raise ValueError(
+                f"HitFeatures settings need the keys {sorted(required)} and may have {sorted(allowed - required)}, "
+                f"got {sorted(values)}"
+            )
+        for key in allowed - {"log_energy"}:
+            value = values.get(key, 2.0)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValueError(f"HitFeatures setting '{key}' must be a finite number, got {value!r}")
         return cls(**values)
+
+    def save(self, path: str | Path) -> Path:
+        """Write :meth:`to_dict` to a JSON file, atomically."""
+        path = Path(path)
+        with atomic_open(path, "w", encoding="utf-8") as file:
+            json.dump(self.to_dict(), file, indent=2)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> "HitFeatures":
+        """Read a JSON file written by :meth:`save`.
+
+        Raises:
+            FileNotFoundError: the file does not exist.
+            ValueError: the file is not valid JSON or its settings are invalid;
+                the message names the file.
+        """
+        path = Path(path)
+        try:
+            values = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as error:
+            raise ValueError(f"feature statistics {path} are not valid JSON: {error}; fit them again") from error
+        if not isinstance(values, dict):
+            raise ValueError(f"feature statistics {path} must hold a JSON object, got {type(values).__name__}")
+        try:
+            return cls.from_dict(values)
+        except ValueError as error:
+            raise ValueError(f"feature statistics {path} are invalid: {error}") from error
 
     def forward(self, data: Data) -> Data:
         if data.pos is None or getattr(data, "energy", None) is None:
