@@ -107,9 +107,11 @@ class HierarchicalRasterScan(BaseTransform):
         if isinstance(axis_order, str) or sorted(axis_order) != sorted(AXES):
             raise ValueError(f"axis_order must be a permutation of {AXES}, got {axis_order!r}")
         self.axis_order = tuple(axis_order)
-        self.r_edges = torch.as_tensor(r_edges, dtype=torch.float32).reshape(-1)
-        self.phi_edges = torch.as_tensor(phi_edges, dtype=torch.float32).reshape(-1)
-        self.eta_edges = torch.as_tensor(eta_edges, dtype=torch.float32).reshape(-1)
+        for name, edges in zip(AXES, (r_edges, phi_edges, eta_edges)):
+            try:
+                setattr(self, f"{name}_edges", torch.as_tensor(edges, dtype=torch.float32).reshape(-1))
+            except (TypeError, ValueError, RuntimeError) as error:
+                raise ValueError(f"{name}_edges must be a sequence of numbers, got {edges!r}") from error
         for name in AXES:
             edges = getattr(self, f"{name}_edges")
             if not bool(torch.isfinite(edges).all()):
@@ -254,7 +256,8 @@ class HierarchicalRasterScan(BaseTransform):
 
         Raises:
             FileNotFoundError: the file does not exist.
-            ValueError: the file is not valid JSON or lacks the expected keys.
+            ValueError: the file is not valid JSON, lacks the expected keys or
+                holds invalid edges; the message names the file.
         """
         path = Path(path)
         try:
@@ -263,7 +266,10 @@ class HierarchicalRasterScan(BaseTransform):
             raise ValueError(f"serialization settings {path} are not valid JSON: {error}") from error
         if not isinstance(values, dict):
             raise ValueError(f"serialization settings {path} must hold a JSON object, got {type(values).__name__}")
-        return cls.from_dict(values)
+        try:
+            return cls.from_dict(values)
+        except ValueError as error:
+            raise ValueError(f"serialization settings {path} are invalid: {error}") from error
 
     def forward(self, data: Data) -> Data:
         pos = hit_positions(data, self.__class__.__name__)
