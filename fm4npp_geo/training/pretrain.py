@@ -115,14 +115,26 @@ def save_backbone(model: FM4NPPBackbone, path: str | Path, extra: dict[str, Any]
 
 
 def load_backbone(path: str | Path) -> FM4NPPBackbone:
-    """Rebuild a backbone saved by :func:`save_backbone`."""
+    """Rebuild a backbone saved by :func:`save_backbone`.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: the file is damaged or needs arbitrary unpickling (see
+            :func:`~fm4npp_geo.training.load_checkpoint`), or its settings or
+            weights do not make a backbone; the message names the file.
+    """
     payload = load_checkpoint(path)
     if "backbone_kwargs" not in payload or "state_dict" not in payload:
         raise ValueError(
             f"{path} is not a backbone checkpoint: it lacks 'backbone_kwargs' or 'state_dict'; "
             "write it with fm4npp_geo.training.save_backbone"
         )
-    model = FM4NPPBackbone(**payload["backbone_kwargs"])
-    model.load_state_dict(payload["state_dict"])
+    # Settings or weights that do not fit the model raise TypeError (an
+    # unknown argument), ValueError or RuntimeError (a shape mismatch).
+    try:
+        model = FM4NPPBackbone(**payload["backbone_kwargs"])
+        model.load_state_dict(payload["state_dict"])
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise ValueError(f"{path} does not hold a valid backbone checkpoint: {error}") from error
     model.eval()
     return model
