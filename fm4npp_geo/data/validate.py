@@ -351,10 +351,11 @@ def validate_event(
     if out_of_volume == 'raise':
         hit = int(outside.nonzero()[0, 0])
         x, y, z = pos[hit].double().tolist()
+        others = int(outside.sum()) - 1
         check.fail('pos', f"puts hit {hit} at r = {(x * x + y * y) ** 0.5:g} "
                    f"cm, z = {z:g} cm, outside the detector volume "
-                   f"({volume}, tolerance {tolerance:g} cm) together with "
-                   f"{int(outside.sum()) - 1} more hit(s)",
+                   f"({volume}, tolerance {tolerance:g} cm)"
+                   + (f", as do {others} more hit(s)" if others else ""),
                    "positions in cm inside the detector; check the units "
                    "and the geometry, or drop such hits with "
                    "out_of_volume='drop'")
