@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -130,6 +131,27 @@ def _check_simulation(cfg: DictConfig, command: str) -> None:
         SimulationConfig.from_dict(OmegaConf.to_container(cfg.data.simulation, resolve=True))
 
 
+def _check_paths(cfg: DictConfig, command: str) -> None:
+    # Input folders named in the config must exist before events are
+    # simulated or models trained.
+    if command == "finetune" and cfg.pretrained is not None:
+        folder = Path(cfg.pretrained)
+        missing = [name for name in ("backbone.pt", "features.json", "serialization.json")
+                   if not (folder / name).is_file()]
+        if missing:
+            _fail(f"pretrained={folder} lacks {missing}; run `fm4npp-geo pretrain out_dir={folder}` first, "
+                  f"or set pretrained=null for a random backbone")
+    if command == "benchmark":
+        from fm4npp_geo.benchmark.data import data_source
+
+        if data_source(cfg.data) == "trackml" and not Path(cfg.data.root).is_dir():
+            _fail(f"data.root={cfg.data.root} is not a folder; set data.root to the folder of the TrackML "
+                  f"event files (event000000001-hits.csv.gz and so on)")
+    if command == "baseline" and cfg.trackml_dir and not Path(cfg.trackml_dir).is_dir():
+        _fail(f"trackml_dir={cfg.trackml_dir} is not a folder; set it to the folder of the TrackML event files, "
+              f"or to null for simulated events")
+
+
 def _accepted_arguments(target: Any) -> set[str] | None:
     """Return the keyword arguments ``target`` accepts, or None for any.
 
@@ -174,8 +196,9 @@ def check_config(cfg: DictConfig, command: str) -> None:
     Raises:
         ValueError: a key has no value or is not in the schema (keys added with
             ``+key=value`` pass hydra), a count is below its minimum, settings
-            contradict each other, or a ``_target_`` section has a key its
-            target does not accept. The message names the key's path.
+            contradict each other, an input folder does not exist, or a
+            ``_target_`` section has a key its target does not accept. The
+            message names the key's path.
     """
     missing = sorted(OmegaConf.missing_keys(cfg))
     if missing:
@@ -196,6 +219,7 @@ def check_config(cfg: DictConfig, command: str) -> None:
         _check_objective(cfg.pretrain, command)
     if "data" in cfg:
         _check_simulation(cfg, command)
+    _check_paths(cfg, command)
     if "task" in cfg:
         _check_target(cfg.task, "task")
     for section in TARGET_SECTIONS:

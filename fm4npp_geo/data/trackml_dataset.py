@@ -33,7 +33,8 @@ def find_trackml_events(root: str | Path) -> list[Path]:
     """
     root = Path(root)
     if not root.is_dir():
-        raise FileNotFoundError(f"TrackML folder '{root}' not found")
+        raise FileNotFoundError(f"TrackML folder '{root}' not found; pass the "
+                                f"folder of the '<prefix>-hits.csv.gz' files")
     prefixes = set()
     for path in root.iterdir():
         for suffix in _HITS_SUFFIXES:
