@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 from torch_geometric.data import Data, Dataset
+from torch_geometric.data.dataset import files_exist
 from torch_geometric.data.separate import separate
 from tqdm.auto import tqdm
 
@@ -200,8 +201,7 @@ class TPCSimDataset(Dataset):
 
     @property
     def processed_dir(self) -> str:
-        # One folder per settings hash, so that PyG's record of the
-        # pre-transform (pre_transform.pt) belongs to these settings only.
+        # One folder per settings hash, which covers the pre-transform.
         return osp.join(self.root, 'processed', self.settings_hash)
 
     @property
@@ -215,6 +215,17 @@ class TPCSimDataset(Dataset):
             events = self.chunk_range(chunk)
             names.append(f'chunk_{events[0]}_{events[-1]}.pt')
         return names
+
+    def _process(self) -> None:
+        # PyG's Dataset._process compares the records pre_transform.pt and
+        # pre_filter.pt loaded with torch.load(weights_only=False), which
+        # runs code from a crafted file in a shared dataset folder. The
+        # folder name already hashes the pre-transform, so those records are
+        # neither read nor written here.
+        if not self.force_reload and files_exist(self.processed_paths):
+            return
+        os.makedirs(self.processed_dir, exist_ok=True)
+        self.process()
 
     def process(self) -> None:
         self._processed = True
