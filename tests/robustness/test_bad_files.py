@@ -293,6 +293,16 @@ def exploit_chunk(tmp_path, exploit):
     return path
 
 
+def crafted_pre_transform_record(tmp_path):
+    # PyG's Dataset records its pre-transform in pre_transform.pt and, by
+    # default, unpickles that record when the dataset is built again.
+    marker = tmp_path / "exploit-ran"
+    torch.save(Exploit(marker), Path(dataset(tmp_path).processed_dir) / "pre_transform.pt")
+    reopened = dataset(tmp_path)
+    assert not marker.exists(), "building the dataset ran code from pre_transform.pt"
+    return len(reopened), reopened[2].num_nodes
+
+
 def same_event(pair):
     expected, read = pair
     assert torch.equal(expected.pos, read.pos)
@@ -311,6 +321,8 @@ CHUNK_CASES = [
     Case("chunk_removed_after_opening", chunk_removed_after_opening, FileNotFoundError,
          r"Chunk file .*chunk_2_2.pt not found: it was removed after the dataset was opened. Run the command "
          r"again"),
+    Case("dataset_crafted_pre_transform_record", crafted_pre_transform_record,
+         check=lambda result: result[0] == 3 and result[1] > 0),
     Case("chunk_event_with_nan_energy", chunk_run(nan_energy), InvalidEventError,
          r"Event 0 of '.*chunk_0_1.pt': 'energy' contains nan at hit 2"),
 ]
