@@ -15,6 +15,8 @@ from fm4npp_geo.fileio import atomic_open
 logger = logging.getLogger(__name__)
 
 _STEP_FILE = re.compile(r"^step_(\d+)\.pt$")
+# atomic_open writes '.<name>.<random>.tmp' next to the file.
+_PARTIAL_FILE = re.compile(r"^\.step_\d+\.pt\..+\.tmp$")
 
 
 def save_checkpoint(payload: dict[str, Any], path: str | Path) -> Path:
@@ -77,6 +79,22 @@ def list_checkpoints(folder: str | Path) -> list[tuple[int, Path]]:
         if match and path.is_file():
             found.append((int(match.group(1)), path))
     return sorted(found)
+
+
+def remove_partial_checkpoints(folder: str | Path) -> list[Path]:
+    """Delete the temporary files that :func:`save_checkpoint` leaves when killed while writing.
+
+    Call it only when no other process writes checkpoints to ``folder``, as
+    when a run resumes. Returns the deleted files.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    partial = [path for path in folder.iterdir() if _PARTIAL_FILE.match(path.name) and path.is_file()]
+    for path in partial:
+        logger.info("removing %s, left by a run killed while writing it", path)
+        path.unlink(missing_ok=True)
+    return partial
 
 
 def prune_checkpoints(folder: str | Path, keep: int) -> None:

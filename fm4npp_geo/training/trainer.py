@@ -24,6 +24,7 @@ from fm4npp_geo.training.checkpoint import (
     list_checkpoints,
     load_checkpoint,
     prune_checkpoints,
+    remove_partial_checkpoints,
     save_checkpoint,
 )
 from fm4npp_geo.training.distributed import (
@@ -199,6 +200,8 @@ class Trainer:
             self._seed_generators(self.step)
 
     def _resume(self) -> None:
+        if self.context.is_main:
+            remove_partial_checkpoints(self.config.checkpoint_dir)
         found = list_checkpoints(self.config.checkpoint_dir)
         if not found:
             logger.info("%s: no checkpoint in %s, starting at step 0", self.config.description, self.config.checkpoint_dir)
