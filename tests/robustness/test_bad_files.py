@@ -26,6 +26,7 @@ from fm4npp_geo.data import (
 from fm4npp_geo.data.chunks import load_chunk, save_chunk
 from fm4npp_geo.nn import FM4NPPBackbone
 from fm4npp_geo.training import load_backbone, load_checkpoint, save_backbone, save_checkpoint
+from fm4npp_geo.training.checkpoint import remove_partial_checkpoints
 from fm4npp_geo.transforms import HierarchicalRasterScan, HitFeatures
 
 helpers = runpy.run_path(str(Path(__file__).with_name("_helpers.py")))
@@ -365,6 +366,17 @@ def statistics(name, text):
     return run
 
 
+def partial_checkpoint_files(tmp_path):
+    folder = tmp_path / "checkpoints"
+    save_checkpoint({"step": 2}, folder / "step_00000002.pt")
+    # What a process killed inside save_checkpoint leaves, next to files of
+    # other names that must stay.
+    (folder / ".step_00000003.pt.k2x9q1.tmp").write_bytes(b"PK\x03\x04 cut off")
+    (folder / "notes.tmp").write_text("kept")
+    removed = remove_partial_checkpoints(folder)
+    return [path.name for path in removed], sorted(path.name for path in folder.iterdir())
+
+
 FEATURES = json.dumps({"energy_mean": 1.0, "energy_std": 0.5, "r_min": 31.0, "r_max": 76.0})
 EDGES = json.dumps({"r_edges": [40.0], "phi_edges": [0.0], "eta_edges": [0.0], "axis_order": ["r", "phi", "eta"]})
 
@@ -378,6 +390,8 @@ STORED_CASES = [
          r"backbone.pt does not hold a valid backbone checkpoint: .*unexpected keyword argument 'width'"),
     Case("backbone_weights_of_other_width", backbone_with(d_model=32), ValueError,
          r"backbone.pt does not hold a valid backbone checkpoint: Error\(s\) in loading state_dict"),
+    Case("checkpoint_partial_files_removed", partial_checkpoint_files, check=lambda result: result == (
+        [".step_00000003.pt.k2x9q1.tmp"], ["notes.tmp", "step_00000002.pt"])),
     Case("features_truncated", statistics("features.json", FEATURES[:30]), ValueError,
          r"feature statistics .*features.json are not valid JSON: .*; fit them again"),
     Case("features_unknown_key", statistics("features.json", FEATURES[:-1] + ', "energy_scale": 2}'),

@@ -97,6 +97,8 @@ def test_pretrain_killed_and_resumed(tmp_path):
 
     output = finish(pretrain(tmp_path, interrupted, "resume=true"))
     assert f"{STEPS} steps on 4 events" in output
+    # A checkpoint cut off by the kill is deleted on resume.
+    assert not list((interrupted / "checkpoints").glob(".*.tmp"))
 
     expected = load_checkpoint(reference / "backbone.pt")["state_dict"]
     resumed = load_checkpoint(interrupted / "backbone.pt")["state_dict"]
