@@ -20,6 +20,12 @@ TINY = [
     "pretrain.k=4",
     "trackers.fm4npp.steps=3",
     "trackers.fm4npp.batch_size=2",
+    "trackers.fm4npp.num_queries=8",
+    "trackers.scratch.steps=3",
+    "classifiers.fm4npp_pid.steps=2",
+    "classifiers.fm4npp_pid.batch_size=2",
+    "classifiers.gnn_pid.epochs=1",
+    "classifiers.gnn_noise.epochs=1",
     "progress=false",
 ]
 EXATRKX_TINY = [
@@ -40,8 +46,14 @@ def test_benchmark_tiny_end_to_end(tmp_path, capsys):
 
     record = json.loads((out_dir / "benchmark.json").read_text())
     assert record["schema_version"] == 2
-    assert set(record["models"]) == {"fm4npp", "adapter_only", "exatrkx"}
+    trackers = {"fm4npp", "adapter_only", "scratch", "exatrkx"}
+    classifiers = {f"{model}_{task}" for model in ("fm4npp", "adapter_only", "gnn") for task in ("pid", "noise")}
+    assert set(record["models"]) == trackers | classifiers
+    for name in classifiers:
+        assert isinstance(record["models"][name]["mean"]["accuracy"], float), name
     for name, result in record["models"].items():
+        if name in classifiers:
+            continue
         for key in ("ari", "efficiency", "purity", "dm_efficiency", "trackml_score", "train_seconds",
                     "inference_ms_per_event"):
             assert isinstance(result["mean"][key], float), (name, key)
