@@ -110,8 +110,9 @@ def test_default_group_is_cpu_small():
     cfg = compose_benchmark([])
     assert list(cfg.seeds) == [0]
     assert (cfg.data.num_pretrain, cfg.data.num_train, cfg.data.num_val, cfg.data.num_test) == (400, 160, 20, 100)
-    assert cfg.classifiers == {}
-    assert set(cfg.trackers) == {"fm4npp", "adapter_only", "exatrkx"}
+    assert {"fm4npp", "adapter_only", "exatrkx"} <= set(cfg.trackers)
+    for name, classifier in cfg.classifiers.items():
+        assert classifier.target in ("pid_label", "noise_label"), name
     assert cfg.metrics.reconstructable.max_abs_eta is None
 
 
