@@ -174,7 +174,8 @@ def main() -> None:
                         help="numbers of hits for the graph construction timing")
     parser.add_argument("--skip-trackml", action="store_true", help="skip the TrackML event")
     parser.add_argument("--trackml-overrides", nargs="*",
-                        default=["metric_learning_epochs=100", "filter_epochs=30", "gnn_epochs=60"],
+                        default=["metric_learning_epochs=200", "filter_epochs=100", "gnn_epochs=300",
+                                 "gnn_hidden=64", "gnn_lr=3e-3"],
                         help="key=value options of the TrackML tracker; the defaults give the one "
                         "sample event enough training steps")
     parser.add_argument("--out", default="bench_exatrkx.json", help="JSON record to write")
