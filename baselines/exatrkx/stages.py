@@ -160,9 +160,9 @@ def score_edges(model: InteractionNetwork, graph: Data, undirected: bool) -> Ten
 
 
 def with_reverse_edges(graph: Data) -> Data:
-    """Append every edge reversed, after the original ones.
+    r"""Append every edge reversed, after the original ones.
 
-    Reversed edge features change sign in :math:`r`, :math:`\\phi` and
+    Reversed edge features change sign in :math:`r`, :math:`\phi` and
     :math:`z` and keep the embedding distance. ``edge_y`` and ``edge_weight``
     are repeated.
     """
