@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Iterator
@@ -42,3 +43,29 @@ def atomic_open(path: str | Path, mode: str = "wb", encoding: str | None = None)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def write_json(path: str | Path, values: dict) -> Path:
+    """Write ``values`` to a JSON file atomically (see :func:`atomic_open`)."""
+    path = Path(path)
+    with atomic_open(path, "w", encoding="utf-8") as file:
+        json.dump(values, file, indent=2)
+    return path
+
+
+def read_json_object(path: str | Path, what: str) -> dict:
+    """Read a JSON file that must hold one object.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: the file is not valid JSON or not an object; the message
+            names ``what`` and the file.
+    """
+    path = Path(path)
+    try:
+        values = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{what} {path} are not valid JSON: {error}; fit them again") from error
+    if not isinstance(values, dict):
+        raise ValueError(f"{what} {path} must hold a JSON object, got {type(values).__name__}")
+    return values

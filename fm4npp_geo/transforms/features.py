@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -12,7 +11,7 @@ import torch
 from torch_geometric.data import Data
 from torch_geometric.transforms import BaseTransform
 
-from fm4npp_geo.fileio import atomic_open
+from fm4npp_geo.fileio import read_json_object, write_json
 from fm4npp_geo.transforms.coordinates import cylindrical
 
 
@@ -131,10 +130,7 @@ class HitFeatures(BaseTransform):
 
     def save(self, path: str | Path) -> Path:
         """Write :meth:`to_dict` to a JSON file, atomically."""
-        path = Path(path)
-        with atomic_open(path, "w", encoding="utf-8") as file:
-            json.dump(self.to_dict(), file, indent=2)
-        return path
+        return write_json(path, self.to_dict())
 
     @classmethod
     def load(cls, path: str | Path) -> "HitFeatures":
@@ -146,12 +142,7 @@ class HitFeatures(BaseTransform):
                 the message names the file.
         """
         path = Path(path)
-        try:
-            values = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as error:
-            raise ValueError(f"feature statistics {path} are not valid JSON: {error}; fit them again") from error
-        if not isinstance(values, dict):
-            raise ValueError(f"feature statistics {path} must hold a JSON object, got {type(values).__name__}")
+        values = read_json_object(path, "feature statistics")
         try:
             return cls.from_dict(values)
         except ValueError as error:

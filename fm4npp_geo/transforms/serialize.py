@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ from torch import Tensor
 from torch_geometric.data import Data
 from torch_geometric.transforms import BaseTransform
 
-from fm4npp_geo.fileio import atomic_open
+from fm4npp_geo.fileio import read_json_object, write_json
 from fm4npp_geo.transforms.coordinates import cylindrical, transverse_radius
 from fm4npp_geo.transforms.ordering import batch_vector, hit_positions, local_order
 
@@ -245,10 +244,7 @@ class HierarchicalRasterScan(BaseTransform):
 
     def save(self, path: str | Path) -> Path:
         """Write :meth:`to_dict` to a JSON file, atomically."""
-        path = Path(path)
-        with atomic_open(path, "w", encoding="utf-8") as file:
-            json.dump(self.to_dict(), file, indent=2)
-        return path
+        return write_json(path, self.to_dict())
 
     @classmethod
     def load(cls, path: str | Path) -> "HierarchicalRasterScan":
@@ -260,12 +256,7 @@ class HierarchicalRasterScan(BaseTransform):
                 holds invalid edges; the message names the file.
         """
         path = Path(path)
-        try:
-            values = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as error:
-            raise ValueError(f"serialization settings {path} are not valid JSON: {error}") from error
-        if not isinstance(values, dict):
-            raise ValueError(f"serialization settings {path} must hold a JSON object, got {type(values).__name__}")
+        values = read_json_object(path, "serialization settings")
         try:
             return cls.from_dict(values)
         except ValueError as error:
