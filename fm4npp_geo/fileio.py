@@ -53,19 +53,19 @@ def write_json(path: str | Path, values: dict) -> Path:
     return path
 
 
-def read_json_object(path: str | Path, what: str) -> dict:
+def read_json_object(path: str | Path, description: str) -> dict:
     """Read a JSON file that must hold one object.
 
     Raises:
         FileNotFoundError: the file does not exist.
         ValueError: the file is not valid JSON or not an object; the message
-            names ``what`` and the file.
+            names ``description`` and the file.
     """
     path = Path(path)
     try:
         values = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
-        raise ValueError(f"{what} {path} are not valid JSON: {error}; fit them again") from error
+        raise ValueError(f"{description} {path} are not valid JSON: {error}; fit them again") from error
     if not isinstance(values, dict):
-        raise ValueError(f"{what} {path} must hold a JSON object, got {type(values).__name__}")
+        raise ValueError(f"{description} {path} must hold a JSON object, got {type(values).__name__}")
     return values

@@ -22,7 +22,7 @@ _LEG_OFFSET = 1.0e5
 # Transverse momentum in GeV of a unit charge on a 1 m radius in 1 T.
 _GEV_PER_TESLA_METRE = 0.299792458
 
-# Smallest z advance per turn in cm at which turns are told apart by z.
+# Smallest z advance per turn in cm at which turns are distinguished by z.
 _MIN_TURN_PITCH = 1.0
 
 

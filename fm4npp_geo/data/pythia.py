@@ -74,7 +74,7 @@ class PythiaEventGenerator:
     displaced vertices. Charged pions and kaons, muons and :math:`K^0_L` do
     not decay, which is PYTHIA's default (checked in PYTHIA 8.317).
 
-    An event holds one triggered collision plus a Poisson number of pile-up
+    An event contains one triggered collision plus a Poisson number of pile-up
     collisions with mean :obj:`pileup_mean`. Each collision is shifted along
     :math:`z` by its own Gaussian primary-vertex offset of width
     :obj:`vertex_sigma_z`, drawn from a numpy generator seeded with

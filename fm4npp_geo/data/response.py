@@ -58,10 +58,10 @@ def merge_close_hits(
         time_bin (float): Separation along :math:`z` in cm.
 
     Returns:
-        tuple: ``(group, layer, phi, z, energy)``: the merged hit of every
-        input hit, and the row, azimuth, :math:`z` and energy of the merged
-        hits; the representative input hit of merged hit :math:`j` is the
-        one with the largest energy in group :math:`j`.
+        tuple: ``(group, layer, phi, z, energy)``. ``group`` is the merged
+        hit of every input hit, and the other arrays describe the merged
+        hits. :func:`largest_in_group` picks the input hit whose truth a
+        merged hit keeps.
     """
     if not (pad_width > 0.0 and time_bin > 0.0):
         raise ValueError(f"Expected positive pad_width and time_bin in cm, "

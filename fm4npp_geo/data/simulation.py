@@ -81,9 +81,9 @@ def simulate_event(
     Charged particles are transported through the rows (see
     :func:`~fm4npp_geo.data.transport.transport`). A crossing deposits the
     Bethe-Bloch mean energy loss for the particle's :math:`\beta\gamma` there,
-    times the path length through the row, times a Moyal fluctuation, and is
-    smeared in :math:`r\phi` and :math:`z` by widths that grow with the drift
-    length; its radius stays the row radius. Noise hits are added uniformly in
+    times the path length through the row, times a Moyal fluctuation. Its
+    :math:`r\phi` and :math:`z` are smeared by widths that grow with the drift
+    length, and its radius stays the row radius. Noise hits are added uniformly in
     row, :math:`\phi` and :math:`z`, and close hits are merged when
     :obj:`config.merge_hits` is set. Hits are ordered by layer, then azimuth,
     so their order carries no truth.

@@ -1,9 +1,9 @@
 r"""Hungarian matching and set-prediction losses for query-based track finding.
 
 The costs and losses follow Mask2Former (Cheng et al., CVPR 2022) and DETR
-(Carion et al., ECCV 2020): every predicted query is matched one to one to a
-target track or to "no object" by the Hungarian algorithm on a weighted sum
-of a class cost, a sigmoid focal cost and a dice cost over the hits; matched
+(Carion et al., ECCV 2020). The Hungarian algorithm matches every predicted
+query one to one to a target track or to "no object", on a weighted sum of a
+class cost, a sigmoid focal cost and a dice cost over the hits. Matched
 queries learn their track's mask and the "track" class, and the others learn
 "no object".
 """

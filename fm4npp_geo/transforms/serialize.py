@@ -253,7 +253,7 @@ class HierarchicalRasterScan(BaseTransform):
         Raises:
             FileNotFoundError: the file does not exist.
             ValueError: the file is not valid JSON, lacks the expected keys or
-                holds invalid edges; the message names the file.
+                contains invalid edges; the message names the file.
         """
         path = Path(path)
         values = read_json_object(path, "serialization settings")

@@ -19,7 +19,8 @@ def test_gun_draws_in_ranges():
     assert np.all((event.eta >= -0.5 - 1e-9) & (event.eta <= 0.2 + 1e-9))
     phi = np.arctan2(event.py, event.px)
     assert np.all((phi >= 0.0) & (phi <= 1.0))
-    assert np.all(event.vx == 0) and np.all(event.vz == event.vz[0])
+    assert np.all(event.vx == 0)
+    assert np.all(event.vz == event.vz[0])
 
 
 def test_gun_events_reproduce_by_index():

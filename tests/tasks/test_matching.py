@@ -36,7 +36,8 @@ def test_hungarian_more_targets_than_queries():
 
 def test_hungarian_empty_and_nan():
     query, target = hungarian_match(torch.zeros(4, 0))
-    assert query.numel() == 0 and target.numel() == 0
+    assert query.numel() == 0
+    assert target.numel() == 0
     with pytest.raises(ValueError, match='NaN or inf'):
         hungarian_match(torch.tensor([[float('nan')]]))
 
